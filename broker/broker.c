@@ -1,0 +1,296 @@
+/*
+ * broker.c - chatd: main(), start-up, signals and event-loop wiring.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <mysql.h>
+
+#include "broker.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "order.h"
+#include "schema.h"
+#include "supervise.h"
+
+#ifndef LIBEXECDIR
+#define LIBEXECDIR	"/usr/local/libexec"
+#endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/usr/local/etc"
+#endif
+
+#define LISTEN_BACKLOG	4096
+#define DRAIN_MAX_MS	10000	/* SIGTERM: longest wait for the write batch */
+
+static struct broker	 the_broker;
+struct broker		*broker = &the_broker;
+static int		 listen_fds[CONFIG_MAX_LISTEN];
+static struct event	*drain_timer;
+static int64_t		 drain_deadline;
+
+int64_t
+now_ms(void)
+{
+	struct timeval	tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static _Noreturn void
+usage(void)
+{
+	fprintf(stderr, "usage: chatd [-dfit] [-c config]\n");
+	exit(1);
+}
+
+static int
+listen_on(const struct listen_addr *la)
+{
+	struct addrinfo	 hints, *res, *ai;
+	int		 fd = -1, one = 1, e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((e = getaddrinfo(la->la_host[0] ? la->la_host : NULL, la->la_port,
+	    &hints, &res)) != 0)
+		fatalx("listen %s: %s", la->la_text, gai_strerror(e));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == -1)
+			fatal("listen %s: SO_REUSEADDR", la->la_text);
+		if (ai->ai_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, LISTEN_BACKLOG) == 0)
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+		errno = e;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		fatal("listen %s", la->la_text);
+	return fd;
+}
+
+/* chatd-worker next to this chatd (a build tree), else the installed one. */
+static void
+find_worker(char *out, size_t outsz)
+{
+	char	self[PATH_MAX], *slash;
+	ssize_t	n;
+
+	if (broker->b_conf.worker_path[0] != '\0') {
+		snprintf(out, outsz, "%s", broker->b_conf.worker_path);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			snprintf(slash + 1, sizeof(self) - (slash + 1 - self),
+			    "chatd-worker");
+			if (access(self, X_OK) == 0) {
+				snprintf(out, outsz, "%s", self);
+				return;
+			}
+		}
+	}
+	snprintf(out, outsz, "%s/chatd-worker", LIBEXECDIR);
+}
+
+static void
+write_pid_file(int required)
+{
+	FILE	*f;
+
+	if ((f = fopen(broker->b_conf.pid_file, "w")) == NULL) {
+		if (required)
+			fatal("pid file %s", broker->b_conf.pid_file);
+		log_debug("no pid file %s: %s", broker->b_conf.pid_file,
+		    strerror(errno));
+		return;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+}
+
+/* Start-up checks that may block: the loop is not running yet. */
+static uint64_t
+check_database(int install)
+{
+	MYSQL		*m;
+	char		 err[512];
+	uint64_t	 max_id = 0;
+
+	if ((m = db_connect_blocking(&broker->b_conf, err, sizeof(err)))
+	    == NULL)
+		fatalx("%s", err);
+	if (install) {
+		if (schema_install(m, err, sizeof(err)) == -1)
+			fatalx("schema install failed: %s", err);
+		log_info("schema is at version %d", schema_wanted());
+		mysql_close(m);
+		exit(0);
+	}
+	if (schema_check(m, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (schema_max_message_id(m, &max_id, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	mysql_close(m);
+	return max_id;
+}
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	tv = { 0, 20000 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (order_pending() == 0) {
+		event_base_loopexit(broker->b_base, NULL);
+		return;
+	}
+	if (now_ms() >= drain_deadline) {
+		log_warnx("exiting with %zu messages not stored",
+		    order_pending());
+		event_base_loopexit(broker->b_base, NULL);
+		return;
+	}
+	evtimer_add(drain_timer, &tv);
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	int	i;
+
+	(void)what;
+	(void)arg;
+	if (drain_timer != NULL)
+		return;
+	log_info("signal %d: shutting down", (int)sig);
+	for (i = 0; i < broker->b_conf.nlisten; i++)
+		close(listen_fds[i]);
+	/* Workers close their clients with 1001 and exit; whatever they
+	 * sent before is in our input and still gets stored. */
+	supervise_stop();
+	drain_deadline = now_ms() + DRAIN_MAX_MS;
+	if ((drain_timer = evtimer_new(broker->b_base, drain_cb, NULL)) == NULL)
+		fatalx("evtimer_new failed");
+	drain_cb(-1, 0, NULL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*conf_path = SYSCONFDIR "/chatd.conf";
+	char		 err[1024], worker_path[PATH_MAX];
+	int		 ch, debug = 0, foreground = 0, test = 0, install = 0;
+	int		 i, nworkers;
+	uint64_t	 max_id;
+	struct event	*ev_term, *ev_int;
+
+	while ((ch = getopt(argc, argv, "c:dfit")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'i':
+			install = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("chatd", debug);
+	config_defaults(&broker->b_conf);
+	broker->b_conf_path = conf_path;
+	if (config_load(&broker->b_conf, conf_path, err, sizeof(err)) == -1) {
+		if (test) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		fatalx("%s", err);
+	}
+	if (test) {
+		fprintf(stderr, "configuration OK\n");
+		return 0;
+	}
+	max_id = check_database(install);
+	for (i = 0; i < broker->b_conf.nlisten; i++)
+		listen_fds[i] = listen_on(&broker->b_conf.listen[i]);
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_to_syslog(broker->b_conf.syslog_facility);
+	}
+	write_pid_file(!foreground);
+	signal(SIGPIPE, SIG_IGN);
+	mysql_library_init(0, NULL, NULL);
+	broker->b_started_ms = now_ms();
+	if ((broker->b_base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	broker->b_dbw = db_new(broker->b_base, &broker->b_conf, "writer", 1);
+	broker->b_dbr = db_new(broker->b_base, &broker->b_conf, "reader", 1);
+	if (broker->b_dbw == NULL || broker->b_dbr == NULL)
+		fatalx("cannot set up database connections");
+	order_init(max_id);
+	nworkers = broker->b_conf.workers;
+	if (nworkers == 0 && (nworkers = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 1)
+		nworkers = 1;
+	find_worker(worker_path, sizeof(worker_path));
+	supervise_init(listen_fds, broker->b_conf.nlisten, nworkers,
+	    worker_path);
+	ev_term = evsignal_new(broker->b_base, SIGTERM, sigterm_cb, NULL);
+	ev_int = evsignal_new(broker->b_base, SIGINT, sigterm_cb, NULL);
+	if (ev_term == NULL || ev_int == NULL ||
+	    evsignal_add(ev_term, NULL) == -1 || evsignal_add(ev_int, NULL) == -1)
+		fatalx("cannot watch signals");
+	supervise_start();
+	for (i = 0; i < broker->b_conf.nlisten; i++)
+		log_info("listening on %s with %d workers",
+		    broker->b_conf.listen[i].la_text, nworkers);
+	event_base_dispatch(broker->b_base);
+	db_free(broker->b_dbw);
+	db_free(broker->b_dbr);
+	unlink(broker->b_conf.pid_file);
+	log_info("stopped");
+	return 0;
+}

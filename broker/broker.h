@@ -1,0 +1,30 @@
+/*
+ * broker.h - what every broker module shares: the event base, the running
+ * configuration and the two database connections.
+ */
+#ifndef CHATD_BROKER_H
+#define CHATD_BROKER_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+struct event_base;
+struct db;
+
+#define MAX_WORKERS	64
+
+struct broker {
+	struct event_base	*b_base;
+	struct config		 b_conf;
+	const char		*b_conf_path;
+	struct db		*b_dbw;		/* message writes (group commit) */
+	struct db		*b_dbr;		/* lookups and reads */
+	int64_t			 b_started_ms;
+};
+
+extern struct broker	*broker;
+
+int64_t	now_ms(void);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * link.c - decode, check and route frames from workers; encode frames to
+ * them.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "broker.h"
+#include "chan.h"
+#include "conn.h"
+#include "link.h"
+#include "log.h"
+#include "order.h"
+#include "room.h"
+#include "supervise.h"
+
+/* WebSocket close codes for refused connections (see README). */
+#define CLOSE_AUTH		4001
+#define CLOSE_FORBIDDEN		4003
+#define CLOSE_NO_ROOM		4004
+#define CLOSE_TRY_AGAIN		1013
+
+static void	conn_resolve(struct bconn *);
+
+static void
+conn_refuse(struct bconn *c, uint16_t code, const char *reason)
+{
+	send_ws_refuse(c->c_worker, c->c_id, code, reason);
+	conn_free(c);
+}
+
+static void
+conn_lookup_cb(int found, void *arg)
+{
+	struct bconn	*c = conn_get((uint64_t)(uintptr_t)arg);
+
+	if (c == NULL)
+		return;		/* closed while we looked */
+	if (found == -1) {
+		conn_refuse(c, CLOSE_TRY_AGAIN, "Service unavailable");
+		return;
+	}
+	conn_resolve(c);
+}
+
+/*
+ * Decide on a new connection once the user and room are known; looks up
+ * whatever the cache misses first.  Unknown user beats unknown room: an
+ * unauthenticated client learns nothing about which rooms exist.
+ */
+static void
+conn_resolve(struct bconn *c)
+{
+	struct user	*u;
+	struct room	*r;
+	void		*key = (void *)(uintptr_t)c->c_key;
+
+	if ((u = user_get(c->c_user)) == NULL) {
+		if (c->c_user_looked) {
+			conn_refuse(c, CLOSE_AUTH, "Authentication failed");
+			return;
+		}
+		c->c_user_looked = 1;
+		user_load(c->c_user, conn_lookup_cb, key);
+		return;
+	}
+	if ((r = room_get(c->c_room_id)) == NULL) {
+		if (c->c_room_looked) {
+			conn_refuse(c, CLOSE_NO_ROOM, "Room not found");
+			return;
+		}
+		c->c_room_looked = 1;
+		room_load(c->c_room_id, conn_lookup_cb, key);
+		return;
+	}
+	if (!room_is_participant(r, c->c_user)) {
+		conn_refuse(c, CLOSE_FORBIDDEN, "Not a participant");
+		return;
+	}
+	c->c_state = BC_OPEN;
+	c->c_room = r;
+	room_add_conn(r, c);
+	u->u_nconns++;
+	send_ws_accept(c->c_worker, c->c_id, c->c_user, r->r_id,
+	    u->u_username);
+}
+
+static int
+recv_hello(struct worker *w, struct wire_msg *m)
+{
+	uint32_t	version, index, pid;
+
+	if (rd_u32(&m->payload, &version) == -1 ||
+	    rd_u32(&m->payload, &index) == -1 ||
+	    rd_u32(&m->payload, &pid) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	if (version != WIRE_VERSION || (int)index != w->w_index) {
+		log_warnx("worker %d: version %u index %u, want %d and %d",
+		    w->w_index, version, index, WIRE_VERSION, w->w_index);
+		return -1;
+	}
+	w->w_ready = 1;
+	log_debug("worker %d (pid %u) is up", w->w_index, pid);
+	return 0;
+}
+
+static int
+recv_ws_open(struct worker *w, struct wire_msg *m)
+{
+	uint64_t	 user, room;
+	struct bconn	*c;
+
+	if (rd_u64(&m->payload, &user) == -1 ||
+	    rd_u64(&m->payload, &room) == -1 || rd_left(&m->payload) != 0 ||
+	    m->hdr.id == 0 || m->hdr.id > UINT32_MAX)
+		return -1;
+	if ((c = conn_new(w->w_index, (uint32_t)m->hdr.id, user, room))
+	    == NULL) {
+		send_ws_refuse(w->w_index, (uint32_t)m->hdr.id,
+		    CLOSE_TRY_AGAIN, "Service unavailable");
+		return 0;
+	}
+	conn_resolve(c);
+	return 0;
+}
+
+static int
+recv_ws_close(struct worker *w, struct wire_msg *m)
+{
+	struct bconn	*c;
+
+	if (rd_left(&m->payload) != 0 || m->hdr.id > UINT32_MAX)
+		return -1;
+	/* A refused connection is already gone here: nothing to do. */
+	if ((c = conn_get(conn_key(w->w_index, (uint32_t)m->hdr.id))) != NULL)
+		conn_free(c);
+	return 0;
+}
+
+static int
+recv_send(struct worker *w, struct wire_msg *m)
+{
+	struct str	 temp, content;
+	struct bconn	*c;
+
+	if (rd_str(&m->payload, &temp) == -1 ||
+	    rd_str(&m->payload, &content) == -1 ||
+	    rd_left(&m->payload) != 0 || m->hdr.id > UINT32_MAX)
+		return -1;
+	c = conn_get(conn_key(w->w_index, (uint32_t)m->hdr.id));
+	if (c == NULL || c->c_state != BC_OPEN) {
+		/* The worker only sends for accepted connections. */
+		log_warnx("worker %d: MSG_SEND for unknown connection %" PRIu64,
+		    w->w_index, m->hdr.id);
+		return -1;
+	}
+	order_post(c, temp.s, temp.len, content.s, content.len);
+	return 0;
+}
+
+int
+link_recv(struct chan *ch, struct wire_msg *m, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)ch;
+	if (!w->w_ready && m->hdr.type != MSG_HELLO)
+		return -1;
+	switch (m->hdr.type) {
+	case MSG_HELLO:
+		return recv_hello(w, m);
+	case MSG_WS_OPEN:
+		return recv_ws_open(w, m);
+	case MSG_WS_CLOSE:
+		return recv_ws_close(w, m);
+	case MSG_SEND:
+		return recv_send(w, m);
+	default:
+		log_warnx("worker %d sent %s, which only the broker sends",
+		    w->w_index, msg_type_name(m->hdr.type));
+		return -1;
+	}
+}
+
+void
+link_send_config(struct worker *w)
+{
+	const char	*key;
+	char		 val[1024];
+	size_t		 iter = 0, off;
+	struct chan	*ch = w->w_chan;
+
+	while (config_worker_item(&broker->b_conf, &iter, &key, val,
+	    sizeof(val))) {
+		off = chan_begin(ch, MSG_CFG_SET, 0);
+		buf_add_cstr(chan_out(ch), key);
+		buf_add_cstr(chan_out(ch), val);
+		chan_send(ch, off);
+	}
+	off = chan_begin(ch, MSG_CFG_DONE, 0);
+	chan_send(ch, off);
+}
+
+void
+send_ws_accept(int worker, uint32_t conn, uint64_t user, uint64_t room,
+    const char *username)
+{
+	struct chan	*ch;
+	size_t		 off;
+
+	if ((ch = supervise_chan(worker)) == NULL)
+		return;
+	off = chan_begin(ch, MSG_WS_ACCEPT, conn);
+	buf_add_u64(chan_out(ch), user);
+	buf_add_u64(chan_out(ch), room);
+	buf_add_cstr(chan_out(ch), username);
+	chan_send(ch, off);
+}
+
+void
+send_ws_refuse(int worker, uint32_t conn, uint16_t code, const char *reason)
+{
+	struct chan	*ch;
+	size_t		 off;
+
+	if ((ch = supervise_chan(worker)) == NULL)
+		return;
+	off = chan_begin(ch, MSG_WS_REFUSE, conn);
+	buf_add_u16(chan_out(ch), code);
+	buf_add_cstr(chan_out(ch), reason);
+	chan_send(ch, off);
+}
+
+void
+send_send_fail(int worker, uint32_t conn, const char *temp_id,
+    size_t temp_len, const char *reason)
+{
+	struct chan	*ch;
+	size_t		 off;
+
+	if ((ch = supervise_chan(worker)) == NULL)
+		return;
+	off = chan_begin(ch, MSG_SEND_FAIL, conn);
+	buf_add_str(chan_out(ch), temp_id ? temp_id : "", temp_len);
+	buf_add_cstr(chan_out(ch), reason);
+	chan_send(ch, off);
+}
+
+void
+send_deliver(int worker, const struct pmsg *m, uint32_t sender_conn)
+{
+	struct chan	*ch;
+	struct user	*u;
+	size_t		 off;
+
+	if ((ch = supervise_chan(worker)) == NULL)
+		return;
+	u = user_get(m->m_sender);
+	off = chan_begin(ch, MSG_DELIVER, m->m_room);
+	buf_add_u64(chan_out(ch), m->m_id);
+	buf_add_u64(chan_out(ch), m->m_sender);
+	buf_add_u64(chan_out(ch), (uint64_t)m->m_created_ms);
+	buf_add_u64(chan_out(ch), sender_conn);
+	buf_add_cstr(chan_out(ch), u ? u->u_username : "");
+	buf_add_str(chan_out(ch), m->m_temp_id ? m->m_temp_id : "",
+	    m->m_temp_len);
+	buf_add_str(chan_out(ch), m->m_content, m->m_content_len);
+	chan_send(ch, off);
+}

@@ -1,0 +1,483 @@
+/*
+ * order.c - ids, de-duplication, group commit and delivery after COMMIT.
+ *
+ * Messages queue in "waiting" while a batch is in flight; when the batch
+ * commits, the next one is every message that arrived meanwhile, in one
+ * multi-row INSERT.  No timer adds latency: an idle broker flushes at
+ * once, a busy one makes large batches on its own.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "buf.h"
+#include "conn.h"
+#include "db.h"
+#include "hmap.h"
+#include "link.h"
+#include "log.h"
+#include "order.h"
+#include "room.h"
+
+#define BATCH_MAX_ROWS	4000
+#define BATCH_MAX_BYTES	(8 * 1024 * 1024)	/* under max_allowed_packet (16 MiB) */
+#define QUEUE_MAX	200000			/* then senders get "failed" */
+#define DEDUP_MAX	65536			/* remembered (sender, temp_id) pairs */
+
+struct pqueue {
+	struct pmsg	*q_head, **q_tail;
+	size_t		 q_len;
+};
+
+/* A recent (sender, temp_id) and the id it was given. */
+struct dedup {
+	uint64_t	 d_hash;
+	uint64_t	 d_sender;
+	uint64_t	 d_msg_id;
+	int		 d_committed;
+	size_t		 d_temp_len;
+	char		 d_temp[];
+};
+
+static uint64_t		next_id = 1;
+static struct pqueue	waiting = { NULL, &waiting.q_head, 0 };
+static struct pqueue	inflight = { NULL, &inflight.q_head, 0 };
+static struct hmap	dedup_map;
+static struct dedup	*dedup_ring[DEDUP_MAX];
+static size_t		 dedup_pos;
+static struct buf	 sql;
+static int		 rowwise;	/* a failed batch is being retried row by row */
+
+static void	flush(void);
+static int	find_twin(struct pmsg *);
+
+void
+order_init(uint64_t max_id)
+{
+	next_id = max_id + 1;
+	hmap_init(&dedup_map);
+	buf_init(&sql);
+}
+
+size_t
+order_pending(void)
+{
+	return waiting.q_len + inflight.q_len;
+}
+
+static void
+pq_push(struct pqueue *q, struct pmsg *m)
+{
+	m->m_next = NULL;
+	*q->q_tail = m;
+	q->q_tail = &m->m_next;
+	q->q_len++;
+}
+
+static void
+pq_take_all(struct pqueue *dst, struct pqueue *src, size_t max_rows)
+{
+	struct pmsg	*m;
+
+	while ((m = src->q_head) != NULL && dst->q_len < max_rows) {
+		if ((src->q_head = m->m_next) == NULL)
+			src->q_tail = &src->q_head;
+		src->q_len--;
+		pq_push(dst, m);
+	}
+}
+
+static void
+pmsg_free(struct pmsg *m)
+{
+	free(m->m_temp_id);
+	free(m->m_content);
+	free(m);
+}
+
+static uint64_t
+dedup_hash(uint64_t sender, const char *t, size_t n)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL ^ sender;
+	size_t		i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)t[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h ? h : 1;
+}
+
+static struct dedup *
+dedup_find(uint64_t sender, const char *t, size_t n)
+{
+	struct dedup	*d;
+
+	d = hmap_get(&dedup_map, dedup_hash(sender, t, n));
+	if (d == NULL || d->d_sender != sender || d->d_temp_len != n ||
+	    memcmp(d->d_temp, t, n) != 0)
+		return NULL;
+	return d;
+}
+
+static void
+dedup_add(const struct pmsg *m)
+{
+	struct dedup	*d, *old;
+
+	if (m->m_temp_id == NULL)
+		return;
+	if ((d = malloc(sizeof(*d) + m->m_temp_len)) == NULL)
+		return;		/* only retries lose their shortcut */
+	d->d_hash = dedup_hash(m->m_sender, m->m_temp_id, m->m_temp_len);
+	d->d_sender = m->m_sender;
+	d->d_msg_id = m->m_id;
+	d->d_committed = 0;
+	d->d_temp_len = m->m_temp_len;
+	memcpy(d->d_temp, m->m_temp_id, m->m_temp_len);
+	if ((old = dedup_ring[dedup_pos]) != NULL) {
+		if (hmap_get(&dedup_map, old->d_hash) == old)
+			hmap_del(&dedup_map, old->d_hash);
+		free(old);
+	}
+	dedup_ring[dedup_pos] = d;
+	dedup_pos = (dedup_pos + 1) % DEDUP_MAX;
+	if (hmap_put(&dedup_map, d->d_hash, d) == -1)
+		log_warnx("%s: out of memory", __func__);
+}
+
+static void
+dedup_committed(const struct pmsg *m)
+{
+	struct dedup	*d;
+
+	if (m->m_temp_id != NULL &&
+	    (d = dedup_find(m->m_sender, m->m_temp_id, m->m_temp_len)) != NULL)
+		d->d_committed = 1;
+}
+
+/* Fan one committed message out to the workers holding the room. */
+static void
+deliver(const struct pmsg *m)
+{
+	struct room	*r;
+	struct bconn	*sc;
+	uint64_t	 mask;
+	int		 w;
+
+	if ((r = room_get(m->m_room)) == NULL || r->r_nconns == 0)
+		return;
+	sc = m->m_sender_conn ? conn_get(m->m_sender_conn) : NULL;
+	mask = room_workers(r);
+	for (w = 0; mask != 0; w++, mask >>= 1)
+		if (mask & 1)
+			send_deliver(w, m, sc != NULL && sc->c_worker == w ?
+			    sc->c_id : 0);
+}
+
+static void
+fail_msg(const struct pmsg *m, const char *reason)
+{
+	struct bconn	*c;
+
+	if (m->m_sender_conn && (c = conn_get(m->m_sender_conn)) != NULL)
+		send_send_fail(c->c_worker, c->c_id, m->m_temp_id,
+		    m->m_temp_len, reason);
+}
+
+void
+order_post(struct bconn *c, const char *temp_id, size_t temp_len,
+    const char *content, size_t content_len)
+{
+	struct pmsg	*m;
+	struct dedup	*d;
+
+	if (temp_len > 0 && (d = dedup_find(c->c_user, temp_id, temp_len))
+	    != NULL) {
+		/* A client retry: the first copy is stored or on its way. */
+		log_debug("%s: retry of message %" PRIu64 " (%s)", __func__,
+		    d->d_msg_id, d->d_committed ? "stored" : "pending");
+		return;
+	}
+	if (order_pending() >= QUEUE_MAX) {
+		send_send_fail(c->c_worker, c->c_id, temp_id, temp_len,
+		    "Message sending failed");
+		return;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL ||
+	    (m->m_content = malloc(content_len + 1)) == NULL ||
+	    (temp_len > 0 && (m->m_temp_id = malloc(temp_len + 1)) == NULL)) {
+		if (m != NULL)
+			pmsg_free(m);
+		send_send_fail(c->c_worker, c->c_id, temp_id, temp_len,
+		    "Message sending failed");
+		return;
+	}
+	/* Assigned before the INSERT is issued: delivery order must not
+	 * depend on which query happens to complete first. */
+	m->m_id = next_id++;
+	m->m_room = c->c_room_id;
+	m->m_sender = c->c_user;
+	m->m_sender_conn = c->c_key;
+	m->m_created_ms = now_ms();
+	memcpy(m->m_content, content, content_len);
+	m->m_content[content_len] = '\0';
+	m->m_content_len = content_len;
+	if (temp_len > 0) {
+		memcpy(m->m_temp_id, temp_id, temp_len);
+		m->m_temp_id[temp_len] = '\0';
+		m->m_temp_len = temp_len;
+	}
+	dedup_add(m);
+	pq_push(&waiting, m);
+	flush();
+}
+
+/* 'YYYY-MM-DD HH:MM:SS.mmm', cached per second: one gmtime a second. */
+static void
+sql_time(struct buf *b, int64_t ms)
+{
+	static time_t	cached_sec = -1;
+	static char	cached[24];
+	time_t		sec = ms / 1000;
+	struct tm	tm;
+	char		frac[8];
+
+	if (sec != cached_sec) {
+		gmtime_r(&sec, &tm);
+		strftime(cached, sizeof(cached), "'%Y-%m-%d %H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	buf_add(b, cached, strlen(cached));
+	snprintf(frac, sizeof(frac), ".%03d'", (int)(ms % 1000));
+	buf_add(b, frac, strlen(frac));
+}
+
+static void
+sql_string(struct buf *b, const char *s, size_t n)
+{
+	unsigned long	len;
+
+	if (buf_reserve(b, 2 * n + 3) == -1)
+		return;
+	b->b_data[b->b_len++] = '\'';
+	len = db_escape(broker->b_dbw, (char *)b->b_data + b->b_len, s, n);
+	b->b_len += len;
+	b->b_data[b->b_len++] = '\'';
+}
+
+static void
+sql_row(struct buf *b, const struct pmsg *m)
+{
+	char	nums[96];
+	int	n;
+
+	n = snprintf(nums, sizeof(nums), "(%" PRIu64 ",%" PRIu64 ",%" PRIu64
+	    ",", m->m_id, m->m_room, m->m_sender);
+	buf_add(b, nums, n);
+	sql_string(b, m->m_content, m->m_content_len);
+	buf_add(b, ",1,", 3);
+	if (m->m_temp_id != NULL)
+		sql_string(b, m->m_temp_id, m->m_temp_len);
+	else
+		buf_add(b, "NULL", 4);
+	buf_add(b, ",", 1);
+	sql_time(b, m->m_created_ms);
+	buf_add(b, ",", 1);
+	sql_time(b, m->m_created_ms);
+	buf_add(b, ",", 1);
+	sql_time(b, m->m_created_ms);
+	buf_add(b, ")", 1);
+}
+
+static const char insert_head[] = "INSERT INTO messages (id, room_id, "
+    "sender_id, content, status, temp_id, sent_at, created_at, updated_at)"
+    " VALUES ";
+
+static void	batch_done_cb(MYSQL_RES *, unsigned, const char *,
+		    unsigned long long, void *);
+static void	row_done_cb(MYSQL_RES *, unsigned, const char *,
+		    unsigned long long, void *);
+static void	rowwise_done_cb(MYSQL_RES *, unsigned, const char *,
+		    unsigned long long, void *);
+
+static void
+flush(void)
+{
+	struct pmsg	*m;
+	int		 first = 1;
+
+	if (inflight.q_len > 0 || rowwise || waiting.q_len == 0)
+		return;
+	pq_take_all(&inflight, &waiting, BATCH_MAX_ROWS);
+	buf_reset(&sql);
+	buf_add(&sql, insert_head, sizeof(insert_head) - 1);
+	for (m = inflight.q_head; m != NULL; m = m->m_next) {
+		if (!first)
+			buf_add(&sql, ",", 1);
+		first = 0;
+		sql_row(&sql, m);
+		if (sql.b_len > BATCH_MAX_BYTES && m->m_next != NULL) {
+			/* Give the rest back to the next batch, in order. */
+			struct pqueue	rest = { m->m_next, inflight.q_tail,
+			    0 };
+			struct pmsg	*x;
+
+			for (x = rest.q_head; x != NULL; x = x->m_next)
+				rest.q_len++;
+			inflight.q_len -= rest.q_len;
+			m->m_next = NULL;
+			inflight.q_tail = &m->m_next;
+			*rest.q_tail = waiting.q_head;
+			if (waiting.q_head == NULL)
+				waiting.q_tail = rest.q_tail;
+			waiting.q_head = rest.q_head;
+			waiting.q_len += rest.q_len;
+			break;
+		}
+	}
+	if (sql.b_err || db_query(broker->b_dbw, (char *)sql.b_data,
+	    sql.b_len, batch_done_cb, NULL) == -1)
+		fatalx("%s: out of memory building the write batch", __func__);
+}
+
+static void
+finish_inflight(void)
+{
+	struct pmsg	*m;
+
+	while ((m = inflight.q_head) != NULL) {
+		inflight.q_head = m->m_next;
+		pmsg_free(m);
+	}
+	inflight.q_tail = &inflight.q_head;
+	inflight.q_len = 0;
+}
+
+static void
+batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
+    unsigned long long affected, void *arg)
+{
+	struct pmsg	*m;
+	static const char marker[] = "DO 1";
+
+	(void)res;
+	(void)arg;
+	(void)affected;
+	if (err == 0) {
+		for (m = inflight.q_head; m != NULL; m = m->m_next) {
+			dedup_committed(m);
+			deliver(m);
+		}
+		finish_inflight();
+		flush();
+		return;
+	}
+	/*
+	 * The batch is atomic, so nothing of it is stored.  Retry row by
+	 * row: one bad row (or a retry of a message stored before a
+	 * restart, caught by the (sender, temp_id) key) must not sink the
+	 * others.
+	 */
+	log_warnx("%s: batch of %zu failed (%s), retrying row by row",
+	    __func__, inflight.q_len, errstr);
+	for (m = inflight.q_head; m != NULL; m = m->m_next) {
+		buf_reset(&sql);
+		buf_add(&sql, insert_head, sizeof(insert_head) - 1);
+		sql_row(&sql, m);
+		if (sql.b_err || db_query(broker->b_dbw, (char *)sql.b_data,
+		    sql.b_len, row_done_cb, m) == -1)
+			fatalx("%s: out of memory", __func__);
+	}
+	/* A marker query: when it completes, every row above has. */
+	if (db_query(broker->b_dbw, marker, sizeof(marker) - 1,
+	    rowwise_done_cb, NULL) == -1)
+		fatalx("%s: out of memory", __func__);
+	rowwise = 1;
+	inflight.q_len = 0;	/* rows are now owned by their queries */
+	inflight.q_head = NULL;
+	inflight.q_tail = &inflight.q_head;
+}
+
+static void
+row_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
+    unsigned long long affected, void *arg)
+{
+	struct pmsg	*m = arg;
+
+	(void)res;
+	(void)affected;
+	if (err == 0) {
+		dedup_committed(m);
+		deliver(m);
+	} else if (err == 1062 && strstr(errstr, "PRIMARY") != NULL) {
+		/* Stored by an earlier try whose answer was lost with its
+		 * connection. */
+		dedup_committed(m);
+		deliver(m);
+	} else if (err == 1062 && m->m_temp_id != NULL) {
+		/* A retry of a message stored before the broker restarted. */
+		dedup_committed(m);
+		if (find_twin(m) == 0)
+			return;		/* twin_found_cb frees m */
+		fail_msg(m, "Message sending failed");
+	} else {
+		log_warnx("%s: message %" PRIu64 " not stored: %s", __func__,
+		    m->m_id, errstr);
+		fail_msg(m, "Message sending failed");
+	}
+	pmsg_free(m);
+}
+
+static void
+rowwise_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
+    unsigned long long affected, void *arg)
+{
+	(void)res;
+	(void)err;
+	(void)errstr;
+	(void)affected;
+	(void)arg;
+	rowwise = 0;
+	flush();
+}
+
+/* The stored twin of a retried message: deliver it under its own id. */
+static void
+twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
+    unsigned long long affected, void *arg)
+{
+	struct pmsg	*m = arg;
+	MYSQL_ROW	 row;
+
+	(void)affected;
+	if (err != 0 || res == NULL || (row = mysql_fetch_row(res)) == NULL) {
+		log_warnx("%s: message %" PRIu64 ": stored twin not found: %s",
+		    __func__, m->m_id, err ? errstr : "no row");
+		fail_msg(m, "Message sending failed");
+	} else {
+		m->m_id = strtoull(row[0], NULL, 10);
+		m->m_created_ms = strtoll(row[1], NULL, 10);
+		deliver(m);
+	}
+	pmsg_free(m);
+}
+
+static int
+find_twin(struct pmsg *m)
+{
+	char	q[256];
+	int	n;
+
+	n = snprintf(q, sizeof(q), "SELECT id, FLOOR(UNIX_TIMESTAMP(created_at)"
+	    " * 1000) FROM messages WHERE sender_id = %" PRIu64
+	    " AND temp_id = ", m->m_sender);
+	buf_reset(&sql);
+	buf_add(&sql, q, n);
+	sql_string(&sql, m->m_temp_id, m->m_temp_len);
+	return sql.b_err ? -1 : db_query(broker->b_dbr, (char *)sql.b_data,
+	    sql.b_len, twin_found_cb, m);
+}

@@ -1,0 +1,44 @@
+/*
+ * room.h - the broker's cache of users and rooms, and which connections
+ * are in each room.  Users and rooms are created by the application chatd
+ * serves, straight in MariaDB, so a miss here is looked up there (on the
+ * read connection, without blocking) and kept.  Membership decisions
+ * ("may this user join this room?") are pure functions of the cache.
+ */
+#ifndef CHATD_ROOM_H
+#define CHATD_ROOM_H
+
+#include <stdint.h>
+
+struct bconn;
+
+struct user {
+	uint64_t	 u_id;
+	char		*u_username;
+	char		*u_display_name;
+	unsigned	 u_nconns;	/* live connections, all rooms, all workers */
+};
+
+struct room {
+	uint64_t	 r_id;
+	uint64_t	 r_p1, r_p2;
+	uint64_t	 r_match;	/* 0 = none */
+	int64_t		 r_created_ms;
+	struct bconn	*r_conns;	/* list through c_room_next */
+	unsigned	 r_nconns;
+};
+
+/* found: 1 = loaded, 0 = no such row, -1 = database error. */
+typedef void	room_load_cb(int found, void *arg);
+
+struct user	*user_get(uint64_t id);
+struct room	*room_get(uint64_t id);
+void		 user_load(uint64_t id, room_load_cb *, void *arg);
+void		 room_load(uint64_t id, room_load_cb *, void *arg);
+int		 room_is_participant(const struct room *, uint64_t user_id);
+void		 room_add_conn(struct room *, struct bconn *);
+void		 room_del_conn(struct room *, struct bconn *);
+/* Bitmask of workers that hold at least one connection in the room. */
+uint64_t	 room_workers(const struct room *);
+
+#endif

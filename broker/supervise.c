@@ -1,0 +1,259 @@
+/*
+ * supervise.c - fork, exec and respawn the chatd-worker processes.
+ *
+ * A worker gets its broker channel as fd 3 and the listen sockets as
+ * fds 4, 5, ...; it execs a separate binary so that nothing of the
+ * broker's memory (the database password) is in its address space.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "broker.h"
+#include "chan.h"
+#include "conn.h"
+#include "link.h"
+#include "log.h"
+#include "supervise.h"
+
+#define WORKER_CHAN_FD		3
+#define WORKER_LISTEN_FD	4
+#define RESPAWN_FAST_MS		1000	/* died sooner than this: wait before respawn */
+
+static struct worker	 workers[MAX_WORKERS];
+static int		 nworkers;
+static const int	*listen_fds;
+static int		 nlisten;
+static char		 worker_path[1024];
+static struct event	*sigchld_ev;
+static int		 stopping;
+
+static void	worker_spawn(struct worker *);
+
+int
+supervise_nworkers(void)
+{
+	return nworkers;
+}
+
+struct worker *
+supervise_worker(int index)
+{
+	if (index < 0 || index >= nworkers)
+		return NULL;
+	return &workers[index];
+}
+
+struct chan *
+supervise_chan(int index)
+{
+	if (index < 0 || index >= nworkers)
+		return NULL;
+	return workers[index].w_chan;
+}
+
+/* In the child: put the channel and listen sockets where the worker
+ * expects them, then exec. */
+static _Noreturn void
+worker_exec(struct worker *w, int chan_fd)
+{
+	char	index[16], count[16], *argv[10];
+	int	high[CONFIG_MAX_LISTEN], hchan, i, argc = 0, fd;
+
+	/* Copy everything above the target range first, so that no dup2
+	 * below clobbers a descriptor still to be moved. */
+	if ((hchan = fcntl(chan_fd, F_DUPFD, 100)) == -1)
+		_exit(127);
+	for (i = 0; i < nlisten; i++)
+		if ((high[i] = fcntl(listen_fds[i], F_DUPFD, 101 + i)) == -1)
+			_exit(127);
+	if (dup2(hchan, WORKER_CHAN_FD) == -1)
+		_exit(127);
+	for (i = 0; i < nlisten; i++)
+		if (dup2(high[i], WORKER_LISTEN_FD + i) == -1)
+			_exit(127);
+	/* Close everything else: the MariaDB sockets, the control socket. */
+	for (fd = WORKER_LISTEN_FD + nlisten; fd < 1024; fd++)
+		close(fd);
+	snprintf(index, sizeof(index), "%d", w->w_index);
+	snprintf(count, sizeof(count), "%d", nlisten);
+	argv[argc++] = "chatd-worker";
+	argv[argc++] = "-w";
+	argv[argc++] = index;
+	argv[argc++] = "-l";
+	argv[argc++] = count;
+	if (log_debugging())
+		argv[argc++] = "-d";
+	argv[argc] = NULL;
+	execv(worker_path, argv);
+	fprintf(stderr, "chatd: exec %s: %s\n", worker_path, strerror(errno));
+	_exit(127);
+}
+
+static void
+worker_chan_closed_cb(struct chan *ch, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)ch;
+	if (w->w_chan == NULL)
+		return;
+	chan_free(w->w_chan);
+	w->w_chan = NULL;
+	w->w_ready = 0;
+	conn_drop_worker(w->w_index);
+	/* A worker whose channel broke is of no use: make sure it dies, so
+	 * SIGCHLD respawns it. */
+	if (w->w_pid > 0)
+		kill(w->w_pid, SIGTERM);
+}
+
+static void
+respawn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if (!stopping)
+		worker_spawn(arg);
+}
+
+static void
+worker_spawn(struct worker *w)
+{
+	int	sv[2];
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("%s: socketpair", __func__);
+	switch ((pid = fork())) {
+	case -1:
+		fatal("%s: fork", __func__);
+	case 0:
+		close(sv[0]);
+		worker_exec(w, sv[1]);
+	}
+	close(sv[1]);
+	w->w_pid = pid;
+	w->w_started_ms = now_ms();
+	w->w_ready = 0;
+	if ((w->w_chan = chan_new(broker->b_base, sv[0], link_recv,
+	    worker_chan_closed_cb, w)) == NULL)
+		fatalx("%s: cannot set up the worker channel", __func__);
+	link_send_config(w);
+	log_debug("worker %d started, pid %d", w->w_index, (int)pid);
+}
+
+static struct worker *
+worker_by_pid(pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].w_pid == pid)
+			return &workers[i];
+	return NULL;
+}
+
+static void
+sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker	*w;
+	struct timeval	 tv = { 1, 0 };
+	pid_t		 pid;
+	int		 status;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((w = worker_by_pid(pid)) == NULL)
+			continue;
+		if (WIFSIGNALED(status))
+			log_warnx("lost worker %d (pid %d): signal %d",
+			    w->w_index, (int)pid, WTERMSIG(status));
+		else if (!stopping)
+			log_warnx("lost worker %d (pid %d): exit %d",
+			    w->w_index, (int)pid, WEXITSTATUS(status));
+		w->w_pid = -1;
+		worker_chan_closed_cb(NULL, w);
+		if (stopping)
+			continue;
+		w->w_restarts++;
+		/* A worker that dies at once would spin: wait a second. */
+		if (now_ms() - w->w_started_ms < RESPAWN_FAST_MS)
+			event_base_once(broker->b_base, -1, EV_TIMEOUT,
+			    respawn_cb, w, &tv);
+		else
+			worker_spawn(w);
+	}
+}
+
+void
+supervise_init(const int *fds, int n, int count, const char *path)
+{
+	int	i;
+
+	listen_fds = fds;
+	nlisten = n;
+	nworkers = count;
+	if (nworkers > MAX_WORKERS)
+		nworkers = MAX_WORKERS;
+	snprintf(worker_path, sizeof(worker_path), "%s", path);
+	for (i = 0; i < nworkers; i++) {
+		workers[i].w_index = i;
+		workers[i].w_pid = -1;
+	}
+	sigchld_ev = evsignal_new(broker->b_base, SIGCHLD, sigchld_cb, NULL);
+	if (sigchld_ev == NULL || evsignal_add(sigchld_ev, NULL) == -1)
+		fatalx("%s: cannot watch SIGCHLD", __func__);
+}
+
+void
+supervise_start(void)
+{
+	int	i;
+
+	for (i = 0; i < nworkers; i++)
+		worker_spawn(&workers[i]);
+}
+
+void
+supervise_stop(void)
+{
+	int	i, status, left;
+	int64_t	deadline;
+
+	stopping = 1;
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].w_pid > 0)
+			kill(workers[i].w_pid, SIGTERM);
+	/* Give workers a moment to close their clients cleanly. */
+	deadline = now_ms() + 5000;
+	do {
+		left = 0;
+		for (i = 0; i < nworkers; i++) {
+			if (workers[i].w_pid <= 0)
+				continue;
+			if (waitpid(workers[i].w_pid, &status, WNOHANG) ==
+			    workers[i].w_pid)
+				workers[i].w_pid = -1;
+			else
+				left++;
+		}
+		if (left)
+			usleep(20000);
+	} while (left && now_ms() < deadline);
+	for (i = 0; i < nworkers; i++)
+		if (workers[i].w_pid > 0) {
+			kill(workers[i].w_pid, SIGKILL);
+			waitpid(workers[i].w_pid, &status, 0);
+		}
+}

@@ -1,0 +1,296 @@
+/*
+ * config.c - the chatd.conf parser and its keyword table.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+
+enum cfg_kind {
+	CK_INT = 0,
+	CK_STR,
+	CK_LISTEN,
+	CK_FACILITY,
+};
+
+struct keyword {
+	const char	*k_name;
+	enum cfg_kind	 k_kind;
+	int		 k_groups;
+	size_t		 k_off;
+	size_t		 k_size;	/* strings: buffer size */
+	long		 k_min, k_max;	/* ints */
+};
+
+#define KINT(n, f, g, lo, hi) \
+	{ n, CK_INT, g, offsetof(struct config, f), 0, lo, hi }
+#define KSTR(n, f, g) \
+	{ n, CK_STR, g, offsetof(struct config, f), \
+	    sizeof(((struct config *)0)->f), 0, 0 }
+
+/* Sorted by name: looked up with bsearch. */
+static const struct keyword keywords[] = {
+	KINT("connection_timeout", connection_timeout, CFG_WORKER, 1, 31536000),
+	KSTR("control_socket", control_socket, CFG_BROKER),
+	KSTR("database_host", db_host, CFG_BROKER),
+	KSTR("database_name", db_name, CFG_BROKER),
+	KSTR("database_password", db_password, CFG_BROKER),
+	KINT("database_port", db_port, CFG_BROKER, 0, 65535),
+	KSTR("database_socket", db_socket, CFG_BROKER),
+	KSTR("database_user", db_user, CFG_BROKER),
+	KINT("heartbeat_interval", heartbeat_interval, CFG_WORKER, 1, 86400),
+	KSTR("jwt_algorithm", jwt_algorithm, CFG_WORKER),
+	KSTR("jwt_secret", jwt_secret, CFG_WORKER),
+	KSTR("jwt_user_claim", jwt_user_claim, CFG_WORKER),
+	{ "listen", CK_LISTEN, CFG_BROKER, 0, 0, 0, 0 },
+	KINT("max_reconnect_attempts", max_reconnect_attempts, CFG_WORKER, 0, 1000),
+	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 1000000),
+	KSTR("pid_file", pid_file, CFG_BROKER),
+	KINT("ping_timeout", ping_timeout, CFG_WORKER, 1, 86400),
+	{ "syslog_facility", CK_FACILITY, CFG_BROKER, 0, 0, 0, 0 },
+	KSTR("worker_path", worker_path, CFG_BROKER),
+	KINT("workers", workers, CFG_BROKER, 0, 64),
+	KINT("ws_max_message", ws_max_frame, CFG_WORKER, 1024, 16777216),
+};
+
+static const struct {
+	const char	*name;
+	int		 value;
+} facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 }, { "user", LOG_USER },
+};
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->workers = 0;
+	snprintf(c->control_socket, sizeof(c->control_socket),
+	    "/run/chatd/control.sock");
+	snprintf(c->pid_file, sizeof(c->pid_file), "/run/chatd/chatd.pid");
+	snprintf(c->db_host, sizeof(c->db_host), "localhost");
+	snprintf(c->db_user, sizeof(c->db_user), "chatd");
+	snprintf(c->db_name, sizeof(c->db_name), "chatd");
+	snprintf(c->jwt_algorithm, sizeof(c->jwt_algorithm), "HS256");
+	snprintf(c->jwt_user_claim, sizeof(c->jwt_user_claim), "user_id");
+	c->heartbeat_interval = 30;
+	c->connection_timeout = 14400;
+	c->ping_timeout = 10;
+	c->max_reconnect_attempts = 5;
+	c->message_size_limit = 1000;
+	c->ws_max_frame = 65536;
+	c->syslog_facility = LOG_DAEMON;
+}
+
+static int
+keyword_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct keyword *)elem)->k_name);
+}
+
+static const struct keyword *
+keyword_find(const char *name)
+{
+	return bsearch(name, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), keyword_cmp);
+}
+
+/* "host:port", "[v6]:port" or ":port"/"port" (all addresses). */
+static int
+parse_listen(struct listen_addr *la, const char *v, char *err, size_t errsz)
+{
+	const char	*colon, *host, *end;
+	size_t		 hlen;
+	char		*ep;
+	long		 port;
+
+	memset(la, 0, sizeof(*la));
+	if (strlen(v) >= sizeof(la->la_text))
+		goto bad;
+	snprintf(la->la_text, sizeof(la->la_text), "%s", v);
+	if (v[0] == '[') {
+		if ((end = strchr(v, ']')) == NULL || end[1] != ':')
+			goto bad;
+		host = v + 1;
+		hlen = end - host;
+		colon = end + 1;
+	} else if ((colon = strrchr(v, ':')) != NULL) {
+		host = v;
+		hlen = colon - v;
+	} else {
+		host = "";
+		hlen = 0;
+		colon = v - 1;
+	}
+	if (hlen >= sizeof(la->la_host))
+		goto bad;
+	memcpy(la->la_host, host, hlen);
+	la->la_host[hlen] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &ep, 10);
+	if (colon[1] == '\0' || *ep != '\0' || errno != 0 || port < 1 ||
+	    port > 65535)
+		goto bad;
+	snprintf(la->la_port, sizeof(la->la_port), "%ld", port);
+	return 0;
+bad:
+	snprintf(err, errsz, "bad listen address \"%s\" (want host:port)", v);
+	return -1;
+}
+
+int
+config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errsz)
+{
+	const struct keyword	*k;
+	char			*ep;
+	long			 n;
+	size_t			 i;
+
+	if ((k = keyword_find(key)) == NULL) {
+		snprintf(err, errsz, "unknown keyword \"%s\"", key);
+		return -1;
+	}
+	switch (k->k_kind) {
+	case CK_INT:
+		errno = 0;
+		n = strtol(value, &ep, 10);
+		if (*value == '\0' || *ep != '\0' || errno != 0 ||
+		    n < k->k_min || n > k->k_max) {
+			snprintf(err, errsz, "%s: \"%s\" is not a number "
+			    "from %ld to %ld", key, value, k->k_min, k->k_max);
+			return -1;
+		}
+		*(int *)((char *)c + k->k_off) = (int)n;
+		return 0;
+	case CK_STR:
+		if (strlen(value) >= k->k_size) {
+			snprintf(err, errsz, "%s: value too long (max %zu)",
+			    key, k->k_size - 1);
+			return -1;
+		}
+		memcpy((char *)c + k->k_off, value, strlen(value) + 1);
+		return 0;
+	case CK_LISTEN:
+		if (c->nlisten == CONFIG_MAX_LISTEN) {
+			snprintf(err, errsz, "too many listen lines (max %d)",
+			    CONFIG_MAX_LISTEN);
+			return -1;
+		}
+		if (parse_listen(&c->listen[c->nlisten], value, err, errsz)
+		    == -1)
+			return -1;
+		c->nlisten++;
+		return 0;
+	case CK_FACILITY:
+		for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+			if (strcmp(facilities[i].name, value) == 0) {
+				c->syslog_facility = facilities[i].value;
+				return 0;
+			}
+		snprintf(err, errsz, "unknown syslog facility \"%s\"", value);
+		return -1;
+	}
+	snprintf(err, errsz, "%s: internal error", key);
+	return -1;
+}
+
+/* Split a line into keyword and value in place; 0 = blank or comment. */
+static int
+split_line(char *line, char **key, char **value)
+{
+	char	*p, *e;
+
+	if ((p = strchr(line, '#')) != NULL)
+		*p = '\0';
+	for (p = line; isspace((unsigned char)*p); p++)
+		;
+	if (*p == '\0')
+		return 0;
+	*key = p;
+	while (*p != '\0' && !isspace((unsigned char)*p))
+		p++;
+	if (*p != '\0')
+		*p++ = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	*value = p;
+	e = p + strlen(p);
+	while (e > p && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return 1;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errsz)
+{
+	FILE	*f;
+	char	 line[1024], reason[512], *key, *value;
+	int	 lineno = 0, rv = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errsz, "%s:%d: line too long", path,
+			    lineno);
+			rv = -1;
+			break;
+		}
+		if (!split_line(line, &key, &value))
+			continue;
+		if (*value == '\0') {
+			snprintf(err, errsz, "%s:%d: %s: missing value", path,
+			    lineno, key);
+			rv = -1;
+			break;
+		}
+		if (config_set(c, key, value, reason, sizeof(reason)) == -1) {
+			snprintf(err, errsz, "%s:%d: %s", path, lineno, reason);
+			rv = -1;
+			break;
+		}
+	}
+	if (rv == 0 && ferror(f)) {
+		snprintf(err, errsz, "%s: read error", path);
+		rv = -1;
+	}
+	fclose(f);
+	if (rv == 0 && c->nlisten == 0) {
+		snprintf(err, errsz, "%s: no listen line", path);
+		rv = -1;
+	}
+	return rv;
+}
+
+int
+config_worker_item(const struct config *c, size_t *iter, const char **key_out,
+    char *val, size_t valsz)
+{
+	const struct keyword	*k;
+
+	while (*iter < sizeof(keywords) / sizeof(keywords[0])) {
+		k = &keywords[(*iter)++];
+		if (!(k->k_groups & CFG_WORKER))
+			continue;
+		*key_out = k->k_name;
+		if (k->k_kind == CK_INT)
+			snprintf(val, valsz, "%d",
+			    *(const int *)((const char *)c + k->k_off));
+		else
+			snprintf(val, valsz, "%s", (const char *)c + k->k_off);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,142 @@
+/*
+ * json.h - JSON out and JSON in.
+ *
+ * The writer (jw_*) renders into one growing buffer with commas placed
+ * automatically; it never calls malloc per token and never uses printf for
+ * strings.  Output is always valid UTF-8: invalid input bytes become U+FFFD.
+ * It does not check that keys and values alternate: callers own the shape.
+ *
+ * The reader (jdoc_*) accepts exactly one JSON object of at most
+ * JDOC_MAX_TOKENS tokens, validated strictly (RFC 8259 grammar, UTF-8 in
+ * strings), and then gives access to its top-level members.  It refuses
+ * anything jsmn alone would let through: trailing bytes, bare words,
+ * malformed numbers, raw control characters, bad escapes.  Strings are
+ * unescaped only on request, into caller memory.  A parsed jdoc points into
+ * the caller's text: keep the text alive as long as the jdoc.
+ *
+ * jsmn is compiled into json.c only; other files see just its token type.
+ */
+#ifndef CHATD_JSON_H
+#define CHATD_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef JSMN_H
+#define JSMN_HEADER
+#include <jsmn.h>
+#undef JSMN_HEADER
+#endif
+
+/*
+ * Writer.  After any call, buf (once allocated) is NUL-terminated at len.
+ * err is set on allocation failure or on nesting misuse (closing more than
+ * was opened, nesting deeper than JW_MAX_DEPTH); every later call then does
+ * nothing until jw_reset(), and the contents must not be sent.
+ */
+#define JW_MAX_DEPTH	63
+
+struct jw {
+	char		*buf;
+	size_t		 len;
+	size_t		 cap;
+	uint32_t	 depth;
+	uint64_t	 comma;		/* bit per depth: comma before next */
+	int		 err;
+};
+
+void	jw_init(struct jw *);
+void	jw_reset(struct jw *);		/* empty again, memory kept */
+void	jw_free(struct jw *);
+
+void	jw_obj_open(struct jw *);
+void	jw_obj_close(struct jw *);
+void	jw_arr_open(struct jw *);
+void	jw_arr_close(struct jw *);
+/* Strings are escaped, keys too; a NULL s writes null. */
+void	jw_key(struct jw *, const char *key);
+void	jw_str(struct jw *, const char *s, size_t n);
+void	jw_cstr(struct jw *, const char *s);
+void	jw_int(struct jw *, int64_t);
+void	jw_uint(struct jw *, uint64_t);
+void	jw_bool(struct jw *, int);
+void	jw_null(struct jw *);
+/* json is one complete, valid JSON value: it is copied unchecked. */
+void	jw_raw(struct jw *, const char *json, size_t n);
+/* ISO 8601 UTC with milliseconds; ms <= 0 (never set) writes null. */
+void	jw_time_ms(struct jw *, int64_t ms);
+/* Shortest form that reads back the same; NaN and infinities write null. */
+void	jw_double(struct jw *, double);
+
+void	jw_kstr(struct jw *, const char *k, const char *s, size_t n);
+void	jw_kcstr(struct jw *, const char *k, const char *s);
+void	jw_kint(struct jw *, const char *k, int64_t);
+void	jw_kuint(struct jw *, const char *k, uint64_t);
+void	jw_kbool(struct jw *, const char *k, int);
+void	jw_knull(struct jw *, const char *k);
+void	jw_ktime_ms(struct jw *, const char *k, int64_t ms);
+
+/*
+ * "2024-12-25T10:30:00.123Z" for milliseconds since the epoch.  Returns the
+ * length (24), or 0 with out empty if ms is negative or past year 9999.
+ */
+size_t	iso8601_ms(char out[32], int64_t ms);
+
+/*
+ * Parse "YYYY-MM-DDTHH:MM:SS[.f...]Z" or the same ending in "+00:00".
+ * Fraction digits past milliseconds are dropped.  Returns 0 and sets *out,
+ * or -1 (out untouched) on anything else, including other offsets.
+ */
+int	iso8601_parse_ms(const char *s, size_t n, int64_t *out);
+
+/* Reader. */
+#define JDOC_MAX_TOKENS	128
+
+struct jdoc {
+	const char	*js;
+	size_t		 len;
+	int		 ntok;
+	jsmntok_t	 tok[JDOC_MAX_TOKENS];
+};
+
+enum jtype {
+	JT_NONE = 0,
+	JT_OBJECT,
+	JT_ARRAY,
+	JT_STRING,
+	JT_NUMBER,
+	JT_BOOL,
+	JT_NULL
+};
+
+/* 0, or -1 on invalid JSON, too many tokens or a top level not an object;
+ * after -1 the jdoc is empty and every lookup fails. */
+int		 jdoc_parse(struct jdoc *, const char *js, size_t len);
+
+/* Index of the value of top-level key, or -1.  Escapes in the document's
+ * keys are honoured; of repeated keys the last one wins. */
+int		 jdoc_find(const struct jdoc *, const char *key);
+/* JT_NONE for an index out of range, so jdoc_find()'s -1 can go here. */
+enum jtype	 jdoc_type(const struct jdoc *, int idx);
+
+/*
+ * Unescape string token idx into out and NUL-terminate it; *len_out (may be
+ * NULL) gets the length without the NUL.  -1 if idx is not a string, if it
+ * holds a lone surrogate or \u0000, or if out is too small; out and *len_out
+ * are then untouched.
+ */
+int		 jdoc_str(const struct jdoc *, int idx, char *out, size_t outsz,
+		    size_t *len_out);
+/* The same into a malloc'd copy the caller frees; NULL on error. */
+char		*jdoc_strdup(const struct jdoc *, int idx, size_t *len_out);
+
+/* Integer tokens only: no fraction, no exponent, no overflow.  0 or -1;
+ * *out untouched on failure. */
+int		 jdoc_int64(const struct jdoc *, int idx, int64_t *out);
+/* true or false only.  0 or -1; *out untouched on failure. */
+int		 jdoc_bool(const struct jdoc *, int idx, int *out);
+
+/* 1 if the raw token text (strings: between the quotes) equals s, else 0. */
+int		 jdoc_raw_eq(const struct jdoc *, int idx, const char *s);
+
+#endif

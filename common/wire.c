@@ -1,0 +1,102 @@
+/*
+ * wire.c - frame header codec for the channels catalogued in wire.h.
+ */
+#include <event2/buffer.h>
+
+#include "wire.h"
+
+static const char *const msg_names[MSG_TYPE_MAX] = {
+	[MSG_NONE] = "MSG_NONE",
+	[MSG_HELLO] = "MSG_HELLO",
+	[MSG_CFG_SET] = "MSG_CFG_SET",
+	[MSG_CFG_DONE] = "MSG_CFG_DONE",
+	[MSG_WS_ACCEPT] = "MSG_WS_ACCEPT",
+	[MSG_WS_REFUSE] = "MSG_WS_REFUSE",
+	[MSG_DELIVER] = "MSG_DELIVER",
+	[MSG_SEND_FAIL] = "MSG_SEND_FAIL",
+	[MSG_WS_OPEN] = "MSG_WS_OPEN",
+	[MSG_WS_CLOSE] = "MSG_WS_CLOSE",
+	[MSG_SEND] = "MSG_SEND",
+};
+
+const char *
+msg_type_name(uint32_t type)
+{
+	if (type >= MSG_TYPE_MAX || msg_names[type] == NULL)
+		return "MSG_UNKNOWN";
+	return msg_names[type];
+}
+
+size_t
+wire_begin(struct buf *b, uint16_t type, uint64_t id)
+{
+	size_t	off = b->b_len;
+
+	buf_add_u32(b, 0);
+	buf_add_u16(b, type);
+	buf_add_u16(b, WIRE_F_NONE);
+	buf_add_u64(b, id);
+	return off;
+}
+
+int
+wire_end(struct buf *b, size_t off)
+{
+	size_t	len;
+
+	if (b->b_err || off > b->b_len)
+		return -1;
+	len = b->b_len - off;
+	if (len < WIRE_HDR_SIZE || len > WIRE_MAX_SIZE) {
+		b->b_len = off;		/* drop the partial frame */
+		return -1;
+	}
+	buf_put_u32_at(b, off, (uint32_t)len);
+	return 0;
+}
+
+int
+wire_hdr_decode(const uint8_t *p, struct wire_hdr *out)
+{
+	struct rd	r;
+	struct wire_hdr	h;
+
+	rd_init(&r, p, WIRE_HDR_SIZE);
+	if (rd_u32(&r, &h.len) == -1 || rd_u16(&r, &h.type) == -1 ||
+	    rd_u16(&r, &h.flags) == -1 || rd_u64(&r, &h.id) == -1)
+		return -1;
+	if (h.len < WIRE_HDR_SIZE || h.len > WIRE_MAX_SIZE)
+		return -1;
+	if (h.type == MSG_NONE || h.type >= MSG_TYPE_MAX)
+		return -1;
+	*out = h;
+	return 0;
+}
+
+int
+wire_next(struct evbuffer *in, struct wire_msg *out)
+{
+	uint8_t		 hb[WIRE_HDR_SIZE];
+	struct wire_hdr	 h;
+	unsigned char	*p;
+
+	if (evbuffer_get_length(in) < WIRE_HDR_SIZE)
+		return 0;
+	if (evbuffer_copyout(in, hb, sizeof(hb)) != (ev_ssize_t)sizeof(hb))
+		return -1;
+	if (wire_hdr_decode(hb, &h) == -1)
+		return -1;
+	if (evbuffer_get_length(in) < h.len)
+		return 0;
+	if ((p = evbuffer_pullup(in, h.len)) == NULL)
+		return -1;
+	out->hdr = h;
+	rd_init(&out->payload, p + WIRE_HDR_SIZE, h.len - WIRE_HDR_SIZE);
+	return 1;
+}
+
+void
+wire_consume(struct evbuffer *in, const struct wire_msg *m)
+{
+	evbuffer_drain(in, m->hdr.len);
+}

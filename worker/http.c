@@ -1,0 +1,312 @@
+/*
+ * http.c - libmicrohttpd inside the worker's libevent loop.
+ *
+ * MHD runs with no threads and no listen socket: listen.c hands it each
+ * accepted socket, its epoll fd is a persistent read event here, and a
+ * timer armed from MHD_get_timeout() after every MHD_run() makes its
+ * connection timeouts fire.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+#include <microhttpd.h>
+
+#include "http.h"
+#include "token.h"
+#include "log.h"
+#include "rest.h"
+#include "session.h"
+#include "worker.h"
+#include "ws.h"
+
+#define HTTP_CONN_TIMEOUT_S	30	/* idle keep-alive and slow headers */
+#define HTTP_CONN_MEMORY	(32 * 1024)
+
+static struct MHD_Daemon	*mhd;
+static struct event		*mhd_ev;
+static struct event		*mhd_timer;
+
+/* Per-request state, MHD's con_cls. */
+struct req {
+	int		 r_calls;
+	uint64_t	 r_user;	/* WebSocket: verified user, 0 = refused */
+	uint64_t	 r_room;	/* WebSocket: 0 = not a room id */
+	struct rest_req	*r_rest;
+};
+
+static void
+http_arm_timer(void)
+{
+	MHD_UNSIGNED_LONG_LONG	ms;
+	struct timeval		tv;
+
+	if (MHD_get_timeout(mhd, &ms) != MHD_YES) {
+		evtimer_del(mhd_timer);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(mhd_timer, &tv);
+}
+
+void
+http_kick(void)
+{
+	if (mhd == NULL)
+		return;
+	MHD_run(mhd);
+	http_arm_timer();
+}
+
+static void
+http_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	http_kick();
+}
+
+void
+http_add_connection(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (mhd == NULL || MHD_add_connection(mhd, fd, sa, len) != MHD_YES)
+		log_debug("%s: connection refused by MHD", __func__);
+	/* Let MHD read what may already be waiting on the socket. */
+	http_kick();
+}
+
+int
+http_reply(struct MHD_Connection *c, unsigned status, const char *json,
+    size_t len)
+{
+	struct MHD_Response	*r;
+	enum MHD_Result		 rv;
+
+	r = MHD_create_response_from_buffer(len, (void *)json,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json") != MHD_YES) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
+	rv = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rv;
+}
+
+static int
+http_detail(struct MHD_Connection *c, unsigned status, const char *detail)
+{
+	char	json[256];
+	int	n;
+
+	n = snprintf(json, sizeof(json), "{\"detail\":\"%s\"}", detail);
+	return http_reply(c, status, json, n);
+}
+
+static int
+header_has_token(struct MHD_Connection *c, const char *name, const char *tok)
+{
+	const char	*v, *p;
+	size_t		 n = strlen(tok);
+
+	if ((v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name)) == NULL)
+		return 0;
+	/* Comma-separated, case-insensitive ("keep-alive, Upgrade"). */
+	for (p = v; *p != '\0'; p++)
+		if (strncasecmp(p, tok, n) == 0 && (p == v || p[-1] == ' ' ||
+		    p[-1] == ',') && (p[n] == '\0' || p[n] == ',' ||
+		    p[n] == ' '))
+			return 1;
+	return 0;
+}
+
+/* "/ws/chat/123/" -> 123; 0 if the id is not a positive number that fits. */
+static uint64_t
+parse_room_id(const char *p)
+{
+	uint64_t	v = 0;
+
+	if (*p < '1' || *p > '9')
+		return 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (*p - '0');
+	}
+	if (*p == '/')
+		p++;
+	return *p == '\0' ? v : 0;
+}
+
+static void
+upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls,
+    const char *extra_in, size_t extra_in_size, MHD_socket sock,
+    struct MHD_UpgradeResponseHandle *urh)
+{
+	struct req	*r = con_cls;
+
+	(void)cls;
+	(void)c;
+	session_start(sock, urh, r->r_user, r->r_room, extra_in,
+	    extra_in_size);
+}
+
+static enum MHD_Result
+ws_handshake(struct MHD_Connection *c, struct req *r, const char *path)
+{
+	struct MHD_Response	*resp;
+	const char		*key, *ver, *token, *why;
+	char			 accept[32];
+	enum MHD_Result		 rv;
+
+	key = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Sec-WebSocket-Key");
+	ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Sec-WebSocket-Version");
+	if (!header_has_token(c, "Upgrade", "websocket") ||
+	    !header_has_token(c, "Connection", "upgrade") || key == NULL ||
+	    strlen(key) != 24)
+		return http_detail(c, MHD_HTTP_BAD_REQUEST,
+		    "Expected a WebSocket upgrade request.");
+	if (ver == NULL || strcmp(ver, "13") != 0) {
+		resp = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+		if (resp == NULL)
+			return MHD_NO;
+		MHD_add_response_header(resp, "Sec-WebSocket-Version", "13");
+		rv = MHD_queue_response(c, MHD_HTTP_UPGRADE_REQUIRED, resp);
+		MHD_destroy_response(resp);
+		return rv;
+	}
+	/*
+	 * Refusals happen after the upgrade, with a close code: a browser
+	 * cannot see the status of a refused handshake, and the client must
+	 * tell "Authentication failed" from a network error.
+	 */
+	token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	r->r_user = token_verify(&wctx->w_conf, token, &why);
+	if (r->r_user == 0)
+		log_debug("websocket refused: %s", why);
+	r->r_room = parse_room_id(path);
+	ws_accept_key(key, accept);
+	if ((resp = MHD_create_response_for_upgrade(upgrade_cb, NULL)) == NULL)
+		return MHD_NO;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE,
+	    "websocket") != MHD_YES ||
+	    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept)
+	    != MHD_YES) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	rv = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	MHD_destroy_response(resp);
+	return rv;
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct req	*r = *con_cls;
+	static const char ws_prefix[] = "/ws/chat/";
+
+	(void)cls;
+	(void)version;
+	if (r == NULL) {
+		/* First call: headers only.  Answering now would make MHD
+		 * close the connection instead of keeping it alive. */
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		return MHD_YES;
+	}
+	r->r_calls++;
+	if (strncmp(url, ws_prefix, sizeof(ws_prefix) - 1) == 0) {
+		if (*upload_data_size != 0) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		if (strcmp(method, "GET") != 0)
+			return http_detail(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "Method not allowed.");
+		return ws_handshake(c, r, url + sizeof(ws_prefix) - 1);
+	}
+	return rest_handle(c, url, method, upload_data, upload_data_size,
+	    &r->r_rest);
+}
+
+static void
+completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req	*r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r == NULL)
+		return;
+	rest_free(r->r_rest);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void
+mhd_log_cb(void *cls, const char *fmt, va_list ap)
+{
+	char	msg[512];
+
+	(void)cls;
+	/* MHD warns about TCP options on AF_UNIX sockets and about every
+	 * client that goes away; none of it is worth more than debug. */
+	if (!log_debugging())
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("mhd: %s", msg);
+}
+
+int
+http_init(void)
+{
+	const union MHD_DaemonInfo	*info;
+
+	mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL |
+	    MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, access_cb, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+	    MHD_OPTION_END);
+	if (mhd == NULL)
+		return -1;
+	info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL)
+		return -1;
+	mhd_ev = event_new(wctx->w_base, info->epoll_fd, EV_READ | EV_PERSIST,
+	    http_event_cb, NULL);
+	mhd_timer = evtimer_new(wctx->w_base, http_event_cb, NULL);
+	if (mhd_ev == NULL || mhd_timer == NULL ||
+	    event_add(mhd_ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+void
+http_shutdown(void)
+{
+	if (mhd == NULL)
+		return;
+	event_free(mhd_ev);
+	event_free(mhd_timer);
+	MHD_stop_daemon(mhd);
+	mhd = NULL;
+}

@@ -1,0 +1,18 @@
+/*
+ * http.h - HTTP/1.1 for the worker, by libmicrohttpd running inside the
+ * worker's libevent loop (no MHD threads, no MHD listen socket).  Routes
+ * requests; hands WebSocket upgrades of /ws/chat/{room}/ to session.c.
+ */
+#ifndef CHATD_HTTP_H
+#define CHATD_HTTP_H
+
+#include <sys/socket.h>
+
+int	http_init(void);
+void	http_shutdown(void);
+/* Takes fd: MHD owns and closes it from here, also on failure. */
+void	http_add_connection(int fd, const struct sockaddr *, socklen_t);
+/* Let MHD run now (after a resume or an upgraded socket's release). */
+void	http_kick(void);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * link.c - decode and route frames from the broker.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "link.h"
+#include "log.h"
+#include "session.h"
+#include "worker.h"
+
+/* Set by worker.c: called once the configuration is complete. */
+extern void	worker_configured(void);
+
+static int	configured;
+
+static int
+recv_cfg_set(struct wire_msg *m)
+{
+	struct str	k, v;
+	char		key[64], val[1024], err[256];
+
+	if (rd_str(&m->payload, &k) == -1 || rd_str(&m->payload, &v) == -1 ||
+	    rd_left(&m->payload) != 0 || k.len >= sizeof(key) ||
+	    v.len >= sizeof(val))
+		return -1;
+	memcpy(key, k.s, k.len);
+	key[k.len] = '\0';
+	memcpy(val, v.s, v.len);
+	val[v.len] = '\0';
+	if (config_set(&wctx->w_conf, key, val, err, sizeof(err)) == -1)
+		fatalx("configuration from broker: %s", err);
+	return 0;
+}
+
+static int
+recv_ws_accept(struct wire_msg *m)
+{
+	uint64_t	user, room;
+	struct str	name;
+
+	if (rd_u64(&m->payload, &user) == -1 ||
+	    rd_u64(&m->payload, &room) == -1 ||
+	    rd_str(&m->payload, &name) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	session_accepted((uint32_t)m->hdr.id, name.s, name.len);
+	return 0;
+}
+
+static int
+recv_ws_refuse(struct wire_msg *m)
+{
+	uint16_t	code;
+	struct str	reason;
+	char		text[124];
+
+	if (rd_u16(&m->payload, &code) == -1 ||
+	    rd_str(&m->payload, &reason) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	if (reason.len >= sizeof(text))
+		reason.len = sizeof(text) - 1;
+	memcpy(text, reason.s, reason.len);
+	text[reason.len] = '\0';
+	session_refused((uint32_t)m->hdr.id, code, text);
+	return 0;
+}
+
+static int
+recv_deliver(struct wire_msg *m)
+{
+	struct delivery	d;
+	uint64_t	created, sconn;
+
+	d.room = m->hdr.id;
+	if (rd_u64(&m->payload, &d.id) == -1 ||
+	    rd_u64(&m->payload, &d.sender) == -1 ||
+	    rd_u64(&m->payload, &created) == -1 ||
+	    rd_u64(&m->payload, &sconn) == -1 ||
+	    rd_str(&m->payload, &d.username) == -1 ||
+	    rd_str(&m->payload, &d.temp_id) == -1 ||
+	    rd_str(&m->payload, &d.content) == -1 ||
+	    rd_left(&m->payload) != 0 || sconn > UINT32_MAX)
+		return -1;
+	d.created_ms = (int64_t)created;
+	d.sender_conn = (uint32_t)sconn;
+	session_deliver(&d);
+	return 0;
+}
+
+static int
+recv_send_fail(struct wire_msg *m)
+{
+	struct str	temp, reason;
+	char		text[128];
+
+	if (rd_str(&m->payload, &temp) == -1 ||
+	    rd_str(&m->payload, &reason) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	if (reason.len >= sizeof(text))
+		reason.len = sizeof(text) - 1;
+	memcpy(text, reason.s, reason.len);
+	text[reason.len] = '\0';
+	session_send_failed((uint32_t)m->hdr.id, &temp, text);
+	return 0;
+}
+
+int
+wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	if (!configured) {
+		switch (m->hdr.type) {
+		case MSG_CFG_SET:
+			return recv_cfg_set(m);
+		case MSG_CFG_DONE:
+			if (rd_left(&m->payload) != 0)
+				return -1;
+			configured = 1;
+			worker_configured();
+			return 0;
+		default:
+			return -1;
+		}
+	}
+	switch (m->hdr.type) {
+	case MSG_WS_ACCEPT:
+		return recv_ws_accept(m);
+	case MSG_WS_REFUSE:
+		return recv_ws_refuse(m);
+	case MSG_DELIVER:
+		return recv_deliver(m);
+	case MSG_SEND_FAIL:
+		return recv_send_fail(m);
+	default:
+		log_warnx("broker sent %s, which only workers send",
+		    msg_type_name(m->hdr.type));
+		return -1;
+	}
+}
+
+void
+wlink_send_hello(void)
+{
+	struct chan	*ch = wctx->w_broker;
+	size_t		 off;
+
+	off = chan_begin(ch, MSG_HELLO, 0);
+	buf_add_u32(chan_out(ch), WIRE_VERSION);
+	buf_add_u32(chan_out(ch), (uint32_t)wctx->w_index);
+	buf_add_u32(chan_out(ch), (uint32_t)getpid());
+	chan_send(ch, off);
+}

@@ -1,0 +1,23 @@
+/*
+ * rest.h - the REST API under /api/v1.0/chat/.  Handlers authenticate
+ * the caller and answer with JSON; errors follow Django REST framework's
+ * shapes ({"detail": "..."}).
+ */
+#ifndef CHATD_REST_H
+#define CHATD_REST_H
+
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+struct rest_req;
+
+enum MHD_Result	rest_handle(struct MHD_Connection *, const char *url,
+		    const char *method, const char *upload_data,
+		    size_t *upload_data_size, struct rest_req **state);
+void		rest_free(struct rest_req *);
+/* Queue a JSON reply with the given status. */
+int		http_reply(struct MHD_Connection *, unsigned status,
+		    const char *json, size_t len);
+
+#endif

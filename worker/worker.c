@@ -1,0 +1,151 @@
+/*
+ * worker.c - chatd-worker: main(), signals and event-loop wiring.
+ *
+ * Started by the broker only: fd 3 is the broker channel and fds 4...
+ * the listen sockets.  It serves nothing until the broker has sent the
+ * configuration.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "chan.h"
+#include "http.h"
+#include "link.h"
+#include "listen.h"
+#include "log.h"
+#include "session.h"
+#include "worker.h"
+
+#define BROKER_FD		3
+#define FIRST_LISTEN_FD		4
+#define DRAIN_MS		1500	/* after SIGTERM, for close handshakes */
+
+static struct wctx	 the_wctx;
+struct wctx		*wctx = &the_wctx;
+static int		 nlisten;
+static struct event	*drain_timer;
+static int64_t		 drain_deadline;
+
+int64_t
+now_ms(void)
+{
+	struct timeval	tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void
+worker_configured(void)
+{
+	if (http_init() == -1)
+		fatalx("cannot start the HTTP engine");
+	if (listen_start(FIRST_LISTEN_FD, nlisten) == -1)
+		fatal("cannot watch the listen sockets");
+	log_debug("worker %d serving", wctx->w_index);
+}
+
+static void
+broker_gone_cb(struct chan *ch, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	/* Without the broker no decision can be made: exit, and a new
+	 * broker starts new workers. */
+	log_warnx("worker %d: broker channel closed, exiting", wctx->w_index);
+	exit(0);
+}
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	tv = { 0, 50000 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (session_count() == 0 || now_ms() >= drain_deadline) {
+		event_base_loopexit(wctx->w_base, NULL);
+		return;
+	}
+	evtimer_add(drain_timer, &tv);
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (wctx->w_stopping)
+		return;
+	wctx->w_stopping = 1;
+	listen_stop();
+	session_close_all();
+	drain_deadline = now_ms() + DRAIN_MS;
+	if ((drain_timer = evtimer_new(wctx->w_base, drain_cb, NULL)) == NULL)
+		exit(0);
+	drain_cb(-1, 0, NULL);
+}
+
+static _Noreturn void
+usage(void)
+{
+	fprintf(stderr, "usage: chatd-worker -w index -l nlisten [-d]\n"
+	    "chatd-worker is started by chatd, not by hand.\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct event	*sigterm_ev, *sigint_ev;
+	int		 ch, debug = 0;
+	char		 ident[32];
+
+	wctx->w_index = -1;
+	while ((ch = getopt(argc, argv, "dl:w:")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'l':
+			nlisten = atoi(optarg);
+			break;
+		case 'w':
+			wctx->w_index = atoi(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (wctx->w_index < 0 || nlisten < 1)
+		usage();
+	snprintf(ident, sizeof(ident), "chatd-worker/%d", wctx->w_index);
+	log_init(strdup(ident), debug);
+	config_defaults(&wctx->w_conf);
+	signal(SIGPIPE, SIG_IGN);
+	if ((wctx->w_base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	wctx->w_broker = chan_new(wctx->w_base, BROKER_FD, wlink_recv,
+	    broker_gone_cb, NULL);
+	if (wctx->w_broker == NULL)
+		fatalx("cannot open the broker channel");
+	sigterm_ev = evsignal_new(wctx->w_base, SIGTERM, sigterm_cb, NULL);
+	sigint_ev = evsignal_new(wctx->w_base, SIGINT, sigterm_cb, NULL);
+	if (sigterm_ev == NULL || sigint_ev == NULL ||
+	    evsignal_add(sigterm_ev, NULL) == -1 ||
+	    evsignal_add(sigint_ev, NULL) == -1)
+		fatalx("cannot watch signals");
+	wlink_send_hello();
+	event_base_dispatch(wctx->w_base);
+	http_shutdown();
+	return 0;
+}
