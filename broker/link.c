@@ -12,6 +12,7 @@
 #include "log.h"
 #include "order.h"
 #include "room.h"
+#include "stats.h"
 #include "supervise.h"
 
 /* WebSocket close codes for refused connections (see README). */
@@ -25,6 +26,19 @@ static void	conn_resolve(struct bconn *);
 static void
 conn_refuse(struct bconn *c, uint16_t code, const char *reason)
 {
+	switch (code) {
+	case CLOSE_AUTH:
+		stats.refused[REFUSED_AUTH]++;
+		break;
+	case CLOSE_FORBIDDEN:
+		stats.refused[REFUSED_FORBIDDEN]++;
+		break;
+	case CLOSE_NO_ROOM:
+		stats.refused[REFUSED_NO_ROOM]++;
+		break;
+	default:
+		stats.refused[REFUSED_UNAVAILABLE]++;
+	}
 	send_ws_refuse(c->c_worker, c->c_id, code, reason);
 	conn_free(c);
 }
@@ -77,6 +91,7 @@ conn_resolve(struct bconn *c)
 		conn_refuse(c, CLOSE_FORBIDDEN, "Not a participant");
 		return;
 	}
+	stats.conns_opened++;
 	c->c_state = BC_OPEN;
 	c->c_room = r;
 	room_add_conn(r, c);

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "order.h"
 #include "room.h"
+#include "stats.h"
 
 #define BATCH_MAX_ROWS	4000
 #define BATCH_MAX_BYTES	(8 * 1024 * 1024)	/* under max_allowed_packet (16 MiB) */
@@ -50,6 +51,7 @@ static struct dedup	*dedup_ring[DEDUP_MAX];
 static size_t		 dedup_pos;
 static struct buf	 sql;
 static int		 rowwise;	/* a failed batch is being retried row by row */
+static int64_t		 batch_start_us;
 
 static void	flush(void);
 static int	find_twin(struct pmsg *);
@@ -173,9 +175,11 @@ deliver(const struct pmsg *m)
 	sc = m->m_sender_conn ? conn_get(m->m_sender_conn) : NULL;
 	mask = room_workers(r);
 	for (w = 0; mask != 0; w++, mask >>= 1)
-		if (mask & 1)
+		if (mask & 1) {
 			send_deliver(w, m, sc != NULL && sc->c_worker == w ?
 			    sc->c_id : 0);
+			stats.deliver_frames++;
+		}
 }
 
 static void
@@ -183,6 +187,7 @@ fail_msg(const struct pmsg *m, const char *reason)
 {
 	struct bconn	*c;
 
+	stats.msgs_failed++;
 	if (m->m_sender_conn && (c = conn_get(m->m_sender_conn)) != NULL)
 		send_send_fail(c->c_worker, c->c_id, m->m_temp_id,
 		    m->m_temp_len, reason);
@@ -200,6 +205,7 @@ order_post(struct bconn *c, const char *temp_id, size_t temp_len,
 		/* A client retry: the first copy is stored or on its way. */
 		log_debug("%s: retry of message %" PRIu64 " (%s)", __func__,
 		    d->d_msg_id, d->d_committed ? "stored" : "pending");
+		stats.msgs_duplicate++;
 		return;
 	}
 	if (order_pending() >= QUEUE_MAX) {
@@ -232,6 +238,7 @@ order_post(struct bconn *c, const char *temp_id, size_t temp_len,
 		m->m_temp_len = temp_len;
 	}
 	dedup_add(m);
+	stats.msgs_received++;
 	pq_push(&waiting, m);
 	flush();
 }
@@ -342,6 +349,7 @@ flush(void)
 	if (sql.b_err || db_query(broker->b_dbw, (char *)sql.b_data,
 	    sql.b_len, batch_done_cb, NULL) == -1)
 		fatalx("%s: out of memory building the write batch", __func__);
+	batch_start_us = now_us();
 }
 
 static void
@@ -368,6 +376,11 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	(void)arg;
 	(void)affected;
 	if (err == 0) {
+		stats.batches++;
+		stats.msgs_stored += inflight.q_len;
+		stats.commit_us_total += now_us() - batch_start_us;
+		if (inflight.q_len > stats.batch_rows_max)
+			stats.batch_rows_max = inflight.q_len;
 		for (m = inflight.q_head; m != NULL; m = m->m_next) {
 			dedup_committed(m);
 			deliver(m);
@@ -411,6 +424,7 @@ row_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	(void)res;
 	(void)affected;
 	if (err == 0) {
+		stats.msgs_stored++;
 		dedup_committed(m);
 		deliver(m);
 	} else if (err == 1062 && strstr(errstr, "PRIMARY") != NULL) {

@@ -17,6 +17,7 @@ struct user {
 	char		*u_username;
 	char		*u_display_name;
 	unsigned	 u_nconns;	/* live connections, all rooms, all workers */
+	int64_t		 u_last_seen_ms;	/* 0 = never connected */
 };
 
 struct room {
@@ -26,6 +27,9 @@ struct room {
 	int64_t		 r_created_ms;
 	struct bconn	*r_conns;	/* list through c_room_next */
 	unsigned	 r_nconns;
+	/* When each participant's typing state expires (ms), in the order
+	 * r_p1, r_p2; 0 = not typing. */
+	int64_t		 r_typing_until[2];
 };
 
 /* found: 1 = loaded, 0 = no such row, -1 = database error. */

@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "link.h"
 #include "log.h"
+#include "stats.h"
 #include "supervise.h"
 
 #define WORKER_CHAN_FD		3
@@ -187,6 +188,7 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		if (stopping)
 			continue;
 		w->w_restarts++;
+		stats.worker_restarts++;
 		/* A worker that dies at once would spin: wait a second. */
 		if (now_ms() - w->w_started_ms < RESPAWN_FAST_MS)
 			event_base_once(broker->b_base, -1, EV_TIMEOUT,

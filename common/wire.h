@@ -45,6 +45,8 @@ enum msg_type {
 				   u64 sender conn (0 = none), str username,
 				   str temp_id, str content */
 	MSG_SEND_FAIL,		/* id=conn; str temp_id, str reason */
+	MSG_HEALTH_CHECK,	/* id=room; empty: every connection in the room
+				   answers its client with health_check_response */
 
 	/* worker -> broker */
 	MSG_WS_OPEN,		/* id=conn; u64 user, u64 room (JWT already verified) */

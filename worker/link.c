@@ -133,6 +133,11 @@ wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return recv_deliver(m);
 	case MSG_SEND_FAIL:
 		return recv_send_fail(m);
+	case MSG_HEALTH_CHECK:
+		if (rd_left(&m->payload) != 0)
+			return -1;
+		session_health_check(m->hdr.id);
+		return 0;
 	default:
 		log_warnx("broker sent %s, which only workers send",
 		    msg_type_name(m->hdr.type));

@@ -1,9 +1,11 @@
 /*
  * session.c - WebSocket sessions and the chat protocol on them.
  *
- * The socket is driven with plain events and two evbuffers rather than a
- * bufferevent: input must be fed from MHD's extra_in before the socket,
- * and an idle session should cost little memory.
+ * A session reads and writes through a bufferevent, so the same code
+ * serves a plain socket and a TLS stream.  What the client sent with its
+ * handshake (MHD's extra_in) sits in s_pre and is parsed before anything
+ * read from the bufferevent; a socket bufferevent's input cannot be
+ * prepended to.
  *
  * Close handshake: whoever closes first sends a close frame; the session
  * then waits (at most CLOSE_WAIT_S) for the peer's close frame or EOF and
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <microhttpd.h>
 
@@ -47,17 +50,15 @@ enum s_state {
 
 struct session {
 	uint32_t			 s_id;
-	int				 s_fd;
 	struct MHD_UpgradeResponseHandle *s_urh;
 	enum s_state			 s_state;
 	int				 s_registered;	/* broker knows it */
 	int				 s_peer_closed;	/* got its close frame */
 	int				 s_linked;	/* in its room's list */
-	struct event			*s_rev;
-	struct event			*s_wev;
+	struct bufferevent		*s_bev;
 	struct event			*s_timer;
-	struct evbuffer			*s_in;
-	struct evbuffer			*s_out;
+	struct evbuffer			*s_pre;		/* extra_in, NULL once used */
+	struct evbuffer			*s_out;		/* s_bev's output */
 	struct ws_reader		 s_rd;
 	uint64_t			 s_user;
 	uint64_t			 s_room;
@@ -126,13 +127,14 @@ room_unlink(struct session *s)
 	}
 }
 
-/* Queue bytes for the client; the write happens when the socket is ready. */
+/*
+ * Bytes queued on s_out are written by the bufferevent when the socket is
+ * ready, so everything queued in one loop turn leaves in one write.
+ */
 static void
 session_flush_later(struct session *s)
 {
-	if (evbuffer_get_length(s->s_out) > 0 && !event_pending(s->s_wev,
-	    EV_WRITE, NULL))
-		event_add(s->s_wev, NULL);
+	(void)s;
 }
 
 static void
@@ -172,40 +174,30 @@ send_error(struct session *s, const char *message)
 }
 
 static void
-write_cb(evutil_socket_t fd, short what, void *arg)
+write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session	*s = arg;
 
-	(void)what;
-	if (evbuffer_write(s->s_out, fd) == -1 && errno != EAGAIN &&
-	    errno != EINTR) {
-		session_destroy(s);
-		return;
-	}
-	if (evbuffer_get_length(s->s_out) > 0) {
-		event_add(s->s_wev, NULL);
-		return;
-	}
+	(void)bev;
 	/* Our close frame is out and theirs is in: the handshake is done. */
 	if (s->s_state == S_CLOSING && s->s_peer_closed)
 		session_destroy(s);
 }
 
 static void
-read_cb(evutil_socket_t fd, short what, void *arg)
+read_cb(struct bufferevent *bev, void *arg)
 {
-	struct session	*s = arg;
-	int		 n;
+	(void)bev;
+	session_read(arg);
+}
 
-	(void)what;
-	n = evbuffer_read(s->s_in, fd, READ_CHUNK);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		/* Gone without a close frame, or after ours. */
-		session_destroy(s);
-		return;
-	}
-	if (n > 0)
-		session_read(s);
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	/* Gone without a close frame, or after ours. */
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		session_destroy(arg);
 }
 
 static void
@@ -234,10 +226,8 @@ session_close(struct session *s, uint16_t code, const char *reason)
 		evtimer_add(s->s_timer, &now);
 		return;
 	}
-	session_flush_later(s);
 	/* Keep reading: the peer's close frame or EOF ends the wait. */
-	if (!event_pending(s->s_rev, EV_READ, NULL))
-		event_add(s->s_rev, NULL);
+	bufferevent_enable(s->s_bev, EV_READ);
 	evtimer_add(s->s_timer, &tv);
 }
 
@@ -253,13 +243,12 @@ session_destroy(struct session *s)
 	}
 	room_unlink(s);
 	hmap_del(&sessions, s->s_id);
-	event_free(s->s_rev);
-	event_free(s->s_wev);
 	event_free(s->s_timer);
-	evbuffer_free(s->s_in);
-	evbuffer_free(s->s_out);
+	if (s->s_pre != NULL)
+		evbuffer_free(s->s_pre);
 	ws_reader_free(&s->s_rd);
-	/* MHD owns the socket: hand it back to be closed. */
+	/* The bufferevent does not own the socket: MHD does, and closes it. */
+	bufferevent_free(s->s_bev);
 	MHD_upgrade_action(s->s_urh, MHD_UPGRADE_ACTION_CLOSE);
 	free(s);
 	http_kick();
@@ -269,34 +258,49 @@ void
 session_start(int fd, struct MHD_UpgradeResponseHandle *urh, uint64_t user,
     uint64_t room, const char *extra_in, size_t extra_len)
 {
+	struct bufferevent	*bev;
+
+	bev = bufferevent_socket_new(wctx->w_base, fd, 0);
+	if (bev == NULL) {
+		log_warnx("%s: out of memory", __func__);
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	session_start_bev(bev, urh, user, room, extra_in, extra_len);
+}
+
+void
+session_start_bev(struct bufferevent *bev, struct MHD_UpgradeResponseHandle *urh,
+    uint64_t user, uint64_t room, const char *extra_in, size_t extra_len)
+{
 	struct session	*s;
 	struct chan	*ch = wctx->w_broker;
 	size_t		 off;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto fail;
-	s->s_fd = fd;
+	s->s_bev = bev;
 	s->s_urh = urh;
 	s->s_user = user;
 	s->s_room = room;
 	s->s_opened_ms = s->s_last_ms = now_ms();
 	ws_reader_init(&s->s_rd, wctx->w_conf.ws_max_frame);
-	s->s_in = evbuffer_new();
-	s->s_out = evbuffer_new();
-	s->s_rev = event_new(wctx->w_base, fd, EV_READ | EV_PERSIST, read_cb,
-	    s);
-	s->s_wev = event_new(wctx->w_base, fd, EV_WRITE, write_cb, s);
+	s->s_out = bufferevent_get_output(bev);
 	s->s_timer = evtimer_new(wctx->w_base, timer_cb, s);
-	if (s->s_in == NULL || s->s_out == NULL || s->s_rev == NULL ||
-	    s->s_wev == NULL || s->s_timer == NULL)
+	if (s->s_timer == NULL)
 		goto fail_free;
-	if (extra_len > 0 && evbuffer_add(s->s_in, extra_in, extra_len) == -1)
+	if (extra_len > 0 && ((s->s_pre = evbuffer_new()) == NULL ||
+	    evbuffer_add(s->s_pre, extra_in, extra_len) == -1))
 		goto fail_free;
 	do {
 		s->s_id = next_id++;
 	} while (s->s_id == 0 || hmap_get(&sessions, s->s_id) != NULL);
 	if (hmap_put(&sessions, s->s_id, s) == -1)
 		goto fail_free;
+	/* Nothing is read until the broker admits the session. */
+	bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_enable(bev, EV_WRITE);
 	if (user == 0) {
 		session_close(s, CLOSE_AUTH, "Authentication failed");
 		return;
@@ -313,19 +317,14 @@ session_start(int fd, struct MHD_UpgradeResponseHandle *urh, uint64_t user,
 	chan_send(ch, off);
 	return;
 fail_free:
-	if (s->s_rev)
-		event_free(s->s_rev);
-	if (s->s_wev)
-		event_free(s->s_wev);
 	if (s->s_timer)
 		event_free(s->s_timer);
-	if (s->s_in)
-		evbuffer_free(s->s_in);
-	if (s->s_out)
-		evbuffer_free(s->s_out);
+	if (s->s_pre)
+		evbuffer_free(s->s_pre);
 	free(s);
 fail:
 	log_warnx("%s: out of memory", __func__);
+	bufferevent_free(bev);
 	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
@@ -350,13 +349,12 @@ session_accepted(uint32_t id, const char *username, size_t len)
 	jw_kint(j, "connection_timeout", wctx->w_conf.connection_timeout);
 	jw_obj_close(j);
 	session_send_jw(s, j);
-	if (event_add(s->s_rev, NULL) == -1) {
+	if (bufferevent_enable(s->s_bev, EV_READ) == -1) {
 		session_close(s, WS_CLOSE_INTERNAL, "Internal error");
 		return;
 	}
-	/* Frames that came with the handshake are already buffered. */
-	if (evbuffer_get_length(s->s_in) > 0)
-		session_read(s);
+	/* Frames that came with the handshake, or while we waited. */
+	session_read(s);
 }
 
 void
@@ -570,11 +568,18 @@ handle_text(struct session *s, const uint8_t *data, size_t len)
 static void
 session_read(struct session *s)
 {
-	struct ws_msg	m;
-	enum ws_event	ev;
+	struct ws_msg	 m;
+	enum ws_event	 ev;
+	struct evbuffer	*in;
 
 	s->s_last_ms = now_ms();
-	while ((ev = ws_reader_next(&s->s_rd, s->s_in, &m)) != WS_EV_NONE) {
+	if (s->s_pre != NULL) {
+		/* Keep stream order: bytes read since go behind extra_in. */
+		evbuffer_add_buffer(s->s_pre, bufferevent_get_input(s->s_bev));
+		in = s->s_pre;
+	} else
+		in = bufferevent_get_input(s->s_bev);
+	while ((ev = ws_reader_next(&s->s_rd, in, &m)) != WS_EV_NONE) {
 		switch (ev) {
 		case WS_EV_TEXT:
 			if (s->s_state == S_OPEN)
@@ -610,11 +615,43 @@ session_read(struct session *s)
 			 * close frame is out, without waiting for theirs. */
 			s->s_peer_closed = 1;
 			session_close(s, m.close_code, NULL);
-			evbuffer_drain(s->s_in, evbuffer_get_length(s->s_in));
+			evbuffer_drain(in, evbuffer_get_length(in));
 			return;
 		default:
 			return;
 		}
+	}
+	if (s->s_pre != NULL && evbuffer_get_length(s->s_pre) == 0) {
+		evbuffer_free(s->s_pre);
+		s->s_pre = NULL;
+	}
+}
+
+void
+session_health_check(uint64_t room)
+{
+	struct wroom	*r = hmap_get(&rooms, room);
+	struct session	*s;
+	struct jw	*j = &out_json;
+	int64_t		 now = now_ms();
+
+	if (r == NULL)
+		return;
+	for (s = r->wr_head; s != NULL; s = s->s_room_next) {
+		if (s->s_state != S_OPEN)
+			continue;
+		jw_reset(j);
+		jw_obj_open(j);
+		jw_kcstr(j, "type", "health_check_response");
+		jw_kuint(j, "room_id", s->s_room);
+		jw_kuint(j, "user_id", s->s_user);
+		jw_kint(j, "connection_duration",
+		    (now - s->s_opened_ms) / 1000);
+		jw_ktime_ms(j, "last_activity", s->s_last_ms);
+		jw_kbool(j, "is_alive", 1);
+		jw_ktime_ms(j, "timestamp", now);
+		jw_obj_close(j);
+		session_send_jw(s, j);
 	}
 }
 

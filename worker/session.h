@@ -13,6 +13,7 @@
 #include "buf.h"
 
 struct MHD_UpgradeResponseHandle;
+struct bufferevent;
 
 /*
  * Take over an upgraded socket.  user 0 means the token was refused and
@@ -22,6 +23,11 @@ struct MHD_UpgradeResponseHandle;
  */
 void	session_start(int fd, struct MHD_UpgradeResponseHandle *,
 	    uint64_t user, uint64_t room, const char *extra_in, size_t extra_len);
+/* The same over an existing stream (a TLS connection, say).  Takes bev;
+ * it must not own the socket, which MHD closes. */
+void	session_start_bev(struct bufferevent *bev,
+	    struct MHD_UpgradeResponseHandle *, uint64_t user, uint64_t room,
+	    const char *extra_in, size_t extra_len);
 
 /* Broker answers, by connection id. */
 void	session_accepted(uint32_t id, const char *username, size_t len);
@@ -41,6 +47,9 @@ struct delivery {
 	struct str	content;
 };
 void	session_deliver(const struct delivery *);
+
+/* Answer the room's clients with health_check_response. */
+void	session_health_check(uint64_t room);
 
 /* Close every session with 1001 (going away). */
 void	session_close_all(void);
