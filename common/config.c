@@ -107,10 +107,9 @@ keyword_find(const char *name)
 static int
 parse_listen(struct listen_addr *la, const char *v, char *err, size_t errsz)
 {
-	const char	*colon, *host, *end;
-	size_t		 hlen;
-	char		*ep;
-	long		 port;
+	const char	*port_s, *host, *end;
+	size_t		 hlen, i;
+	long		 port = 0;
 
 	memset(la, 0, sizeof(*la));
 	if (strlen(v) >= sizeof(la->la_text))
@@ -121,23 +120,29 @@ parse_listen(struct listen_addr *la, const char *v, char *err, size_t errsz)
 			goto bad;
 		host = v + 1;
 		hlen = end - host;
-		colon = end + 1;
-	} else if ((colon = strrchr(v, ':')) != NULL) {
+		port_s = end + 2;
+	} else if ((end = strchr(v, ':')) != NULL) {
+		/* An IPv6 address needs brackets: "::1" alone is refused. */
+		if (strchr(end + 1, ':') != NULL)
+			goto bad;
 		host = v;
-		hlen = colon - v;
+		hlen = end - v;
+		port_s = end + 1;
 	} else {
 		host = "";
 		hlen = 0;
-		colon = v - 1;
+		port_s = v;
 	}
 	if (hlen >= sizeof(la->la_host))
 		goto bad;
 	memcpy(la->la_host, host, hlen);
 	la->la_host[hlen] = '\0';
-	errno = 0;
-	port = strtol(colon + 1, &ep, 10);
-	if (colon[1] == '\0' || *ep != '\0' || errno != 0 || port < 1 ||
-	    port > 65535)
+	for (i = 0; port_s[i] != '\0'; i++) {
+		if (port_s[i] < '0' || port_s[i] > '9' || i >= 5)
+			goto bad;
+		port = port * 10 + (port_s[i] - '0');
+	}
+	if (i == 0 || port < 1 || port > 65535)
 		goto bad;
 	snprintf(la->la_port, sizeof(la->la_port), "%ld", port);
 	return 0;
@@ -209,8 +214,13 @@ split_line(char *line, char **key, char **value)
 {
 	char	*p, *e;
 
-	if ((p = strchr(line, '#')) != NULL)
-		*p = '\0';
+	/* '#' starts a comment at the start of a line or after white space,
+	 * so a secret or password may contain one. */
+	for (p = line; *p != '\0'; p++)
+		if (*p == '#' && (p == line || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			break;
+		}
 	for (p = line; isspace((unsigned char)*p); p++)
 		;
 	if (*p == '\0')

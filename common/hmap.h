@@ -2,8 +2,8 @@
  * hmap.h - a hash map from non-zero 64-bit keys to pointers.
  * Open addressing with linear probing and backward-shift deletion, so
  * there are no tombstones and lookups stay short.  Key 0 is reserved
- * (it marks an empty slot).  Not safe to modify while iterating, except
- * through hmap_iter_del().
+ * (it marks an empty slot).  Not safe to modify while iterating: collect
+ * the keys first.
  */
 #ifndef CHATD_HMAP_H
 #define CHATD_HMAP_H
