@@ -23,6 +23,7 @@
 
 #define HTTP_CONN_TIMEOUT_S	30	/* idle keep-alive and slow headers */
 #define HTTP_CONN_MEMORY	(32 * 1024)
+#define HTTP_CONN_LIMIT		1000000
 
 static struct MHD_Daemon	*mhd;
 static struct event		*mhd_ev;
@@ -284,6 +285,9 @@ http_init(void)
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    /* Upgraded WebSockets count against MHD's limit too, and its
+	     * default (about 1000) is far below what a worker holds. */
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
 	    MHD_OPTION_END);
 	if (mhd == NULL)
