@@ -127,8 +127,9 @@ admitted(int *open)
 static int
 is_established(const char *s, size_t n)
 {
-	return memmem(s, n, "\"type\":\"connection_established\"", 32) !=
-	    NULL;
+	static const char	needle[] = "\"type\":\"connection_established\"";
+
+	return memmem(s, n, needle, sizeof(needle) - 1) != NULL;
 }
 
 static void

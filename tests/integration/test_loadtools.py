@@ -1,0 +1,90 @@
+"""The load tools against a real chatd: chat-loadtest's modes and
+chat-bench driven by a fixture file, as a benchmark run uses them."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+import chatd_harness as h
+
+
+def tool(name):
+    path = os.path.join(h.build_dir(), name)
+    if not os.access(path, os.X_OK):
+        pytest.fail("%s not built at %s" % (name, path))
+    return path
+
+
+def run(args, timeout=60):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def room_and_token(db, chatd):
+    a = h.make_user(db, h.unique_name("lt_a"))
+    b = h.make_user(db, h.unique_name("lt_b"))
+    room = h.make_room(db, a, b)
+    return chatd, room, h.token(a)
+
+
+def test_loadtest_stress_counts_acknowledged_messages(room_and_token):
+    server, room, tok = room_and_token
+    url = "ws://127.0.0.1:%d/ws/chat/%d/" % (server.port, room)
+    r = run([tool("chat-loadtest"), url, tok, "stress", "2"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().endswith("PASS"), r.stdout
+    line = [l for l in r.stdout.splitlines() if l.startswith("messages acknowledged")]
+    assert line, r.stdout
+    acked, _, sent = line[0].split()[2:5]
+    assert int(acked) > 0 and int(acked) == int(sent), line[0]
+
+
+def test_loadtest_long_holds_the_connection(room_and_token):
+    server, room, tok = room_and_token
+    url = "ws://127.0.0.1:%d/ws/chat/%d/" % (server.port, room)
+    r = run([tool("chat-loadtest"), url, tok, "long", "2"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "held 2." in r.stdout, r.stdout
+
+
+def test_loadtest_reports_a_refused_token(room_and_token):
+    server, room, _ = room_and_token
+    url = "ws://127.0.0.1:%d/ws/chat/%d/" % (server.port, room)
+    r = run([tool("chat-loadtest"), url, "not-a-token", "basic", "2"])
+    assert r.returncode == 1
+    assert "code 4001" in r.stdout and r.stdout.strip().endswith("FAIL"), r.stdout
+
+
+def test_loadtest_rejects_bad_arguments():
+    r = run([tool("chat-loadtest"), "http://x/", "t", "basic", "1"])
+    assert r.returncode == 2 and "bad URL" in r.stderr
+    r = run([tool("chat-loadtest"), "ws://127.0.0.1:1/", "t", "sideways", "1"])
+    assert r.returncode == 2 and "unknown mode" in r.stderr
+
+
+def test_bench_delivers_every_message(db, chatd, tmp_path):
+    users, rooms = [], []
+    for i in range(20):
+        a = h.make_user(db, h.unique_name("bn_a"))
+        b = h.make_user(db, h.unique_name("bn_b"))
+        rooms.append({"id": h.make_room(db, a, b), "participant1": a, "participant2": b,
+                      "match": None})
+        users += [{"id": u, "username": "u%d" % u, "display_name": "", "token": h.token(u)}
+                  for u in (a, b)]
+    fx = {"http_base": "http://127.0.0.1:%d" % chatd.port,
+          "ws_base": "ws://127.0.0.1:%d" % chatd.port, "jwt_secret": h.DEFAULT_SECRET,
+          "jwt_alg": "HS256", "user_id_claim": "user_id", "users": users, "rooms": rooms}
+    path = tmp_path / "fixture.json"
+    path.write_text(json.dumps(fx))
+    before = int(db.scalar("SELECT COUNT(*) FROM messages"))
+    r = run([tool("chat-bench"), "-f", str(path), "-p", "20", "-r", "400", "-d", "3",
+             "-W", "1", "-i", "10", "-J"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["conn_ok"] == 50 and res["conn_fail"] == 0, res
+    assert res["sent"] > 800 and res["undelivered"] == 0 and res["errors"] == 0, res
+    assert res["p50_us"] > 0 and res["p99_us"] >= res["p50_us"], res
+    stored = int(db.scalar("SELECT COUNT(*) FROM messages")) - before
+    assert stored == res["sent"], (stored, res)
