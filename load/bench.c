@@ -514,6 +514,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < nprocs; i++)
 		if (read(rep[i][0], &b, 1) != 1)
 			errx(1, "a load process died while connecting");
+	/* Scripts that measure the server's memory wait for this line. */
+	fprintf(stderr, "chat-bench: all connections open\n");
 	for (i = 0; i < nprocs; i++)
 		if (write(go[i][1], "g", 1) != 1)
 			err(1, "write");
