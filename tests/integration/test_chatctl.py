@@ -570,3 +570,35 @@ def test_shutdown(chatd_factory, pair):
     assert s.wait_exit(15) == 0
     assert "control: shutdown requested" in s.log_text()
     assert not os.path.exists(control_socket(s))
+
+
+def test_man_page_is_lint_clean():
+    page = os.path.join(h.REPO_ROOT, "man", "chatctl.8")
+    res = subprocess.run(["mandoc", "-Tlint", "-W", "warning", page], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout == "" and res.stderr == "", res.stdout + res.stderr
+
+
+def test_man_page_examples_work(chatd):
+    """The EXAMPLES of chatctl(8), with fresh names and smaller sizes."""
+    page = open(os.path.join(h.REPO_ROOT, "man", "chatctl.8")).read()
+    examples = page.split(".Sh EXAMPLES", 1)[1].split(".Sh ", 1)[0]
+    cmds = [l[2:] for l in examples.splitlines() if l.startswith("# chatctl")]
+    assert len(cmds) >= 8, cmds
+    alice, bob = h.unique_name("exa"), h.unique_name("exb")
+    binary = chatctl_binary() + " -c " + chatd.config_path
+    room = None
+    for cmd in cmds:
+        cmd = cmd.replace("alice", alice).replace("bob", bob)
+        cmd = cmd.replace("--interval 60", "--interval 1 --count 1")
+        cmd = cmd.replace("--users 100000 --rooms 50000", "--users 10 --rooms 3")
+        cmd = cmd.replace("> fixture.json", "> %s/fixture.json" % chatd.dir)
+        if room is not None:
+            cmd = cmd.replace("--room 1", "--room %d" % room)
+        res = subprocess.run(cmd.replace("chatctl", binary, 1), shell=True,
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0 and "needs attention" not in res.stdout, (cmd, res)
+        if " room create " in cmd:
+            room = int(re.match(r"created room (\d+)", res.stdout).group(1))
+    assert room is not None
+    with open(os.path.join(chatd.dir, "fixture.json")) as f:
+        assert len(json.load(f)["users"]) == 10
