@@ -40,6 +40,7 @@
 
 #define KICK_CODE_MIN	3000	/* application close codes only */
 #define KICK_CODE_MAX	4999
+#define CHECK_WAIT_MS	5000
 
 struct ctl {
 	uint64_t	 c_id;
@@ -319,21 +320,53 @@ check_finish(struct ctl *c, int db_ok, const char *db_detail)
 	ctl_end(c);
 }
 
+/*
+ * A check waits for its query at most CHECK_WAIT_MS: a MariaDB that hangs
+ * is a failed check, not a hung chatctl.  The query and the timer both
+ * hold the request; whichever comes first answers, the last one frees.
+ */
+struct check_req {
+	uint64_t	cq_ctl;
+	int		cq_refs;
+	int		cq_answered;
+};
+
+static void
+check_answer(struct check_req *cq, int ok, const char *detail)
+{
+	struct ctl	*c;
+
+	if (!cq->cq_answered && (c = ctl_get(cq->cq_ctl)) != NULL)
+		check_finish(c, ok, detail);
+	cq->cq_answered = 1;
+	if (--cq->cq_refs == 0)
+		free(cq);
+}
+
+static void
+check_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char	detail[64];
+
+	(void)fd;
+	(void)what;
+	snprintf(detail, sizeof(detail), "no answer from MariaDB within "
+	    "%d s", CHECK_WAIT_MS / 1000);
+	check_answer(arg, 0, detail);
+}
+
 static void
 check_db_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
-	struct ctl	*c = ctl_get((uint64_t)(uintptr_t)arg);
 	MYSQL_ROW	 row;
 	long		 v = -1;
 	char		 detail[256];
 
 	(void)affected;
-	if (c == NULL)
-		return;
 	if (err != 0) {
 		snprintf(detail, sizeof(detail), "query failed: %s", errstr);
-		check_finish(c, 0, detail);
+		check_answer(arg, 0, detail);
 		return;
 	}
 	if (res != NULL && (row = mysql_fetch_row(res)) != NULL && row[0])
@@ -341,14 +374,16 @@ check_db_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	snprintf(detail, sizeof(detail), "schema version %ld, want %d%s", v,
 	    schema_wanted(), db_connected(broker->b_dbw) ? "" :
 	    "; writer connection down");
-	check_finish(c, v == schema_wanted() && db_connected(broker->b_dbw),
+	check_answer(arg, v == schema_wanted() && db_connected(broker->b_dbw),
 	    detail);
 }
 
 static int
 recv_check(struct ctl *c, struct wire_msg *m)
 {
-	static const char	sql[] = "SELECT MAX(version) FROM schema_version";
+	static const char	 sql[] = "SELECT MAX(version) FROM schema_version";
+	struct timeval		 tv = { CHECK_WAIT_MS / 1000, 0 };
+	struct check_req	*cq;
 
 	if (rd_left(&m->payload) != 0)
 		return -1;
@@ -358,9 +393,18 @@ recv_check(struct ctl *c, struct wire_msg *m)
 		    "reachable");
 		return 0;
 	}
-	if (db_query(broker->b_dbr, sql, sizeof(sql) - 1, check_db_cb,
-	    (void *)(uintptr_t)c->c_id) == -1)
+	if ((cq = calloc(1, sizeof(*cq))) == NULL) {
 		check_finish(c, 0, "out of memory");
+		return 0;
+	}
+	cq->cq_ctl = c->c_id;
+	cq->cq_refs = 2;
+	if (event_base_once(broker->b_base, -1, EV_TIMEOUT, check_timeout_cb,
+	    cq, &tv) == -1)
+		cq->cq_refs--;
+	if (db_query(broker->b_dbr, sql, sizeof(sql) - 1, check_db_cb, cq)
+	    == -1)
+		check_answer(cq, 0, "out of memory");
 	return 0;
 }
 

@@ -291,6 +291,21 @@ def test_check_fails_when_a_worker_is_missing(chatd_factory, tmp_path):
     flag.unlink()
 
 
+def test_check_fails_when_mariadb_does_not_answer(chatd):
+    """A MariaDB that hangs fails the check in seconds; chatctl never hangs."""
+    with chatd.mariadb.session() as sess:
+        sess.execute("LOCK TABLES schema_version WRITE")
+        t0 = time.monotonic()
+        res = chatctl(chatd, "check")
+        took = time.monotonic() - t0
+        sess.execute("UNLOCK TABLES")
+    assert res.returncode == 1, res
+    assert re.search(r"^database +FAILED +no answer from MariaDB within 5 s$", res.stdout, re.M), \
+        res.stdout
+    assert took < 15
+    h.wait_for(lambda: chatctl(chatd, "check").returncode == 0, 10, what="check to pass again")
+
+
 # ---------------------------------------------------------------------------
 # users, rooms, tokens
 
