@@ -36,6 +36,7 @@
 static const char	*sock_path;
 static int		 sock_fd = -1;
 static int		 json_out;
+static struct rows	 reply;		/* of the one request */
 
 struct opt {
 	const char	*name;
@@ -403,26 +404,23 @@ static const struct column	worker_cols[] = {
 static int
 cmd_status(struct args *a)
 {
-	struct rows	r = { 0 };
-
 	need_pos(a, 0, 0, "status");
-	simple(MSG_CTL_STATUS, 0, &r);
-	if (r.n == 0)
+	simple(MSG_CTL_STATUS, 0, &reply);
+	if (reply.n == 0)
 		die("chatd sent no status");
 	if (json_out) {
-		print_nested(&r, "workers");
+		print_nested(&reply, "workers");
 		return 0;
 	}
-	print_status(&r);
+	print_status(&reply);
 	printf("\n");
-	print_table(&r, 1, worker_cols);
+	print_table(&reply, 1, worker_cols);
 	return 0;
 }
 
 static int
 cmd_monitor(struct args *a)
 {
-	struct rows	r = { 0 };
 	uint64_t	interval, count, i;
 
 	need_pos(a, 0, 0, "monitor [--interval N] [--count K]");
@@ -432,14 +430,14 @@ cmd_monitor(struct args *a)
 	for (i = 0; count == 0 || i < count; i++) {
 		if (i > 0)
 			sleep((unsigned)interval);
-		rows_clear(&r);
-		simple(MSG_CTL_STATUS, 0, &r);
-		if (r.n == 0)
+		rows_clear(&reply);
+		simple(MSG_CTL_STATUS, 0, &reply);
+		if (reply.n == 0)
 			die("chatd sent no status");
 		if (json_out)
-			printf("%s\n", r.text[0]);
+			printf("%s\n", reply.text[0]);
 		else
-			print_monitor_line(&r, i % 20 == 0);
+			print_monitor_line(&reply, i % 20 == 0);
 	}
 	return 0;
 }
@@ -447,12 +445,11 @@ cmd_monitor(struct args *a)
 static int
 cmd_check(struct args *a)
 {
-	struct rows	r = { 0 };
 	int		ok;
 
 	need_pos(a, 0, 0, "check");
-	simple(MSG_CTL_CHECK, 0, &r);
-	ok = print_checks(&r, json_out);
+	simple(MSG_CTL_CHECK, 0, &reply);
+	ok = print_checks(&reply, json_out);
 	return ok ? 0 : 1;
 }
 
@@ -476,7 +473,6 @@ static void
 list_cmd(struct args *a, uint16_t type, const char *filter,
     const char *synopsis, const struct column *cols)
 {
-	struct rows	 r = { 0 };
 	struct buf	 b;
 	const char	*s = opt(a, filter);
 	size_t		 off;
@@ -485,14 +481,13 @@ list_cmd(struct args *a, uint16_t type, const char *filter,
 	off = begin(&b, type, 0);
 	buf_add_cstr(&b, s ? s : "");
 	buf_add_u32(&b, (uint32_t)opt_number(a, "limit", 0, 1, UINT32_MAX));
-	request(&b, off, &r);
-	print_list(&r, cols);
+	request(&b, off, &reply);
+	print_list(&reply, cols);
 }
 
 static int
 cmd_connections(struct args *a)
 {
-	struct rows	r = { 0 };
 	struct buf	b;
 	const char	*user = opt(a, "user");
 	size_t		off;
@@ -503,15 +498,14 @@ cmd_connections(struct args *a)
 	buf_add_cstr(&b, user ? user : "");
 	if (user != NULL && *user == '\0')
 		bad_usage("--user needs a user id or username");
-	request(&b, off, &r);
-	print_list(&r, conn_cols);
+	request(&b, off, &reply);
+	print_list(&reply, conn_cols);
 	return 0;
 }
 
 static int
 cmd_kick(struct args *a)
 {
-	struct rows	 r = { 0 };
 	struct buf	 b;
 	const char	*reason = opt(a, "reason");
 	uint64_t	 conn = opt_number(a, "conn", 0, 1, UINT64_MAX);
@@ -526,30 +520,29 @@ cmd_kick(struct args *a)
 	buf_add_cstr(&b, conn ? "" : a->pos[0]);
 	buf_add_u16(&b, (uint16_t)opt_number(a, "code", 4000, 3000, 4999));
 	buf_add_cstr(&b, reason ? reason : "Kicked by administrator");
-	request(&b, off, &r);
+	request(&b, off, &reply);
 	if (json_out)
-		print_object(&r);
+		print_object(&reply);
 	else
-		print_kicked(&r);
+		print_kicked(&reply);
 	return 0;
 }
 
 static int
 cmd_health(struct args *a)
 {
-	struct rows	r = { 0 };
 	uint64_t	room = 0;
 
 	need_pos(a, 0, 1, "health-check [ROOM]");
 	if (a->npos == 1)
 		room = number(a->pos[0], "ROOM", 1, UINT64_MAX >> 1);
-	simple(MSG_CTL_HEALTH, room, &r);
+	simple(MSG_CTL_HEALTH, room, &reply);
 	if (json_out && room != 0)
-		print_object(&r);
+		print_object(&reply);
 	else if (json_out)
-		print_array(&r, 0);
+		print_array(&reply, 0);
 	else
-		print_health(&r, room);
+		print_health(&reply, room);
 	return 0;
 }
 
@@ -584,7 +577,6 @@ image_urls(const struct args *a, struct jw *j)
 static int
 cmd_user(struct args *a)
 {
-	struct rows	 r = { 0 };
 	struct buf	 b;
 	struct jw	 j;
 	const char	*s;
@@ -603,12 +595,12 @@ cmd_user(struct args *a)
 		buf_add_cstr(&b, s ? s : "");
 		buf_add_str(&b, j.buf, j.len);
 		jw_free(&j);
-		request(&b, off, &r);
+		request(&b, off, &reply);
 		if (!json_out)
 			printf("added user %s (id %s)\n", a->pos[1],
-			    row_value(&r, 0, "id"));
+			    row_value(&reply, 0, "id"));
 		else
-			print_object(&r);
+			print_object(&reply);
 	} else if (strcmp(a->pos[0], "list") == 0)
 		list_cmd(a, MSG_CTL_USER_LIST, "match",
 		    "user list [--match TEXT] [--limit N]", user_cols);
@@ -616,11 +608,11 @@ cmd_user(struct args *a)
 		need_pos(a, 2, 2, "user show USER");
 		off = begin(&b, MSG_CTL_USER_SHOW, 0);
 		buf_add_cstr(&b, a->pos[1]);
-		request(&b, off, &r);
+		request(&b, off, &reply);
 		if (json_out)
-			print_object(&r);
+			print_object(&reply);
 		else
-			print_fields(&r, user_fields);
+			print_fields(&reply, user_fields);
 	} else
 		bad_usage("unknown command \"user %s\"", a->pos[0]);
 	return 0;
@@ -646,7 +638,6 @@ static const struct column	room_fields[] = {
 static int
 cmd_room(struct args *a)
 {
-	struct rows	r = { 0 };
 	struct buf	b;
 	size_t		off;
 
@@ -658,25 +649,25 @@ cmd_room(struct args *a)
 		buf_add_cstr(&b, a->pos[1]);
 		buf_add_cstr(&b, a->pos[2]);
 		buf_add_u64(&b, opt_number(a, "match", 0, 1, UINT64_MAX >> 1));
-		request(&b, off, &r);
+		request(&b, off, &reply);
 		if (!json_out)
 			printf("created room %s for %s and %s\n",
-			    row_value(&r, 0, "id"),
-			    row_value(&r, 0, "participant1_username"),
-			    row_value(&r, 0, "participant2_username"));
+			    row_value(&reply, 0, "id"),
+			    row_value(&reply, 0, "participant1_username"),
+			    row_value(&reply, 0, "participant2_username"));
 		else
-			print_object(&r);
+			print_object(&reply);
 	} else if (strcmp(a->pos[0], "list") == 0)
 		list_cmd(a, MSG_CTL_ROOM_LIST, "user",
 		    "room list [--user U] [--limit N]", room_cols);
 	else if (strcmp(a->pos[0], "show") == 0) {
 		need_pos(a, 2, 2, "room show ROOM");
 		simple(MSG_CTL_ROOM_SHOW, number(a->pos[1], "ROOM", 1,
-		    UINT64_MAX >> 1), &r);
+		    UINT64_MAX >> 1), &reply);
 		if (json_out)
-			print_object(&r);
+			print_object(&reply);
 		else
-			print_fields(&r, room_fields);
+			print_fields(&reply, room_fields);
 	} else
 		bad_usage("unknown command \"room %s\"", a->pos[0]);
 	return 0;
@@ -685,7 +676,6 @@ cmd_room(struct args *a)
 static int
 cmd_token(struct args *a)
 {
-	struct rows	r = { 0 };
 	struct buf	b;
 	size_t		off;
 
@@ -694,18 +684,17 @@ cmd_token(struct args *a)
 	buf_add_cstr(&b, a->pos[0]);
 	buf_add_u32(&b, (uint32_t)opt_number(a, "ttl", 3600, 1,
 	    10L * 366 * 86400));
-	request(&b, off, &r);
+	request(&b, off, &reply);
 	if (json_out)
-		print_object(&r);
+		print_object(&reply);
 	else
-		printf("%s\n", row_value(&r, 0, "token"));
+		printf("%s\n", row_value(&reply, 0, "token"));
 	return 0;
 }
 
 static int
 cmd_provision(struct args *a)
 {
-	struct rows	 r = { 0 };
 	struct buf	 b;
 	const char	*base = opt(a, "base-url");
 	size_t		 off;
@@ -718,7 +707,7 @@ cmd_provision(struct args *a)
 	buf_add_u32(&b, (uint32_t)opt_number(a, "rooms", 0, 0, 1000000));
 	buf_add_cstr(&b, base ? base : "");
 	/* The document is the output, in both modes. */
-	request(&b, off, &r);
+	request(&b, off, &reply);
 	printf("\n");
 	return 0;
 }
@@ -726,11 +715,10 @@ cmd_provision(struct args *a)
 static int
 cmd_signal(struct args *a, uint16_t type)
 {
-	struct rows	r = { 0 };
 	struct frame	f = { .data = NULL };
 
 	need_pos(a, 0, 0, type == MSG_CTL_RELOAD ? "reload" : "shutdown");
-	simple(type, 0, &r);
+	simple(type, 0, &reply);
 	if (type == MSG_CTL_SHUTDOWN) {
 		/* chatd drains and exits; our connection ends with it. */
 		while (read_frame(&f, SHUTDOWN_WAIT_MS))

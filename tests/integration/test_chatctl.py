@@ -274,7 +274,8 @@ def test_check_fails_when_a_worker_is_missing(chatd_factory, tmp_path):
                        % (flag, h.worker_binary() or os.path.join(h.build_dir(), "chatd-worker")))
     wrapper.chmod(0o755)
     s = chatd_factory(worker_path=str(wrapper))
-    assert ok(s, "check")
+    # Workers count once they have said hello.
+    h.wait_for(lambda: chatctl(s, "check").returncode == 0, 10, what="check to pass")
     flag.write_text("")
     victim = s.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)
@@ -600,6 +601,7 @@ def test_man_page_examples_work(chatd):
     cmds = [l[2:] for l in examples.splitlines() if l.startswith("# chatctl")]
     assert len(cmds) >= 8, cmds
     alice, bob = h.unique_name("exa"), h.unique_name("exb")
+    h.wait_for(lambda: chatctl(chatd, "check").returncode == 0, 10, what="workers up")
     binary = chatctl_binary() + " -c " + chatd.config_path
     room = None
     for cmd in cmds:
