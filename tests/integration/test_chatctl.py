@@ -543,6 +543,21 @@ def test_provision_bad_input(chatd_shared):
     assert fx["ws_base"] == "wss://chat.example.com"
 
 
+def test_provision_dense_rooms(chatd_shared):
+    """As many rooms as the users allow: every pair of the first five."""
+    fx = json.loads(ok(chatd_shared, "provision", "--users", "6", "--rooms", "10"))
+    users, rooms = check_fixture(fx, chatd_shared, 6, 10)
+    assert users[5]["id"] not in {p for r in rooms for p in (r["participant1"], r["participant2"])}
+    assert fails(chatd_shared, "provision", "--users", "6", "--rooms", "11") == \
+        "chatctl: 6 users make at most 10 rooms of two different users"
+    check_fixture(json.loads(ok(chatd_shared, "provision", "--users", "3", "--rooms", "1")),
+                  chatd_shared, 3, 1)
+    fx = json.loads(ok(chatd_shared, "provision", "--users", "2", "--rooms", "1"))
+    assert len(fx["rooms"]) == 1 and fx["rooms"][0]["participant1"] != fx["rooms"][0]["participant2"]
+    fx = json.loads(ok(chatd_shared, "provision", "--users", "0", "--rooms", "0"))
+    assert fx["users"] == [] and fx["rooms"] == []
+
+
 def test_provision_100000_users(chatd_shared):
     """The size the load tool uses; timings belong in BENCHMARKS."""
     t0 = time.monotonic()
