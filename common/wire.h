@@ -69,7 +69,8 @@ enum msg_type {
 	MSG_CTL_CONNS,		/* u64 room (0 = any), str user ("" = any) */
 	MSG_CTL_KICK,		/* u64 conn (0 = by user), str user, u16 code,
 				   str reason */
-	MSG_CTL_HEALTH,		/* u64 room (0 = every room with connections) */
+	MSG_CTL_HEALTH,		/* id=room (0 = every room with connections);
+				   empty; one row per room asked */
 	MSG_CTL_USER_ADD,	/* str username, str display name,
 				   str image urls (JSON array) */
 	MSG_CTL_USER_LIST,	/* str username substring ("" = all), u32 limit
@@ -77,7 +78,7 @@ enum msg_type {
 	MSG_CTL_USER_SHOW,	/* str user */
 	MSG_CTL_ROOM_CREATE,	/* str user1, str user2, u64 match (0 = none) */
 	MSG_CTL_ROOM_LIST,	/* str user ("" = all), u32 limit (0 = no limit) */
-	MSG_CTL_ROOM_SHOW,	/* u64 room */
+	MSG_CTL_ROOM_SHOW,	/* id=room; empty */
 	MSG_CTL_TOKEN,		/* str user, u32 ttl seconds */
 	MSG_CTL_PROVISION,	/* u32 users, u32 rooms, str base URL ("" = from
 				   the first listen address); answered with
