@@ -522,6 +522,7 @@ ctl_room_list(struct ctl *c, struct wire_msg *m)
 struct room_new {
 	uint64_t	rn_match;
 	uint64_t	rn_user1;
+	uint64_t	rn_user2_id;
 	char		rn_user2[160];
 };
 
@@ -542,22 +543,59 @@ room_created_cb(struct ctl *c, MYSQL_RES *res, unsigned err,
 	room_show_id(c, row_u64(row[0]));
 }
 
+/* The match as SQL: a number or NULL. */
+static void
+match_sql(char out[32], uint64_t match)
+{
+	snprintf(out, 32, match ? "%" PRIu64 : "NULL", match);
+}
+
+static void
+room_dup_cb(struct ctl *c, MYSQL_RES *res, unsigned err, const char *errstr,
+    unsigned long long affected, void *state)
+{
+	struct room_new	*rn = state;
+	MYSQL_ROW	 row;
+	char		 match[32];
+
+	(void)affected;
+	if (db_failed(c, err, errstr))
+		return;
+	if (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+		ctl_fail(c, "room %s already joins these users with this match",
+		    row[0]);
+		return;
+	}
+	match_sql(match, rn->rn_match);
+	queryf(c, room_created_cb, NULL, "INSERT INTO rooms (participant1,"
+	    " participant2, match_id) VALUES (%" PRIu64 ", %" PRIu64 ", %s)"
+	    " RETURNING id", rn->rn_user1, rn->rn_user2_id, match);
+}
+
 static void
 room_user2_cb(struct ctl *c, uint64_t id, const char *username, void *state)
 {
-	struct room_new	*rn = state;
-	char		 match[32] = "NULL";
+	struct room_new	*rn = state, *copy;
+	char		 match[32];
 
 	if (id == rn->rn_user1) {
 		ctl_fail(c, "a room joins two different users, not %s twice",
 		    username);
 		return;
 	}
-	if (rn->rn_match != 0)
-		snprintf(match, sizeof(match), "%" PRIu64, rn->rn_match);
-	queryf(c, room_created_cb, NULL, "INSERT INTO rooms (participant1,"
-	    " participant2, match_id) VALUES (%" PRIu64 ", %" PRIu64 ", %s)"
-	    " RETURNING id", rn->rn_user1, id, match);
+	if ((copy = malloc(sizeof(*copy))) == NULL) {
+		ctl_fail(c, "out of memory");
+		return;
+	}
+	*copy = *rn;
+	copy->rn_user2_id = id;
+	match_sql(match, rn->rn_match);
+	/* One room per pair and match: a second one would split the chat. */
+	queryf(c, room_dup_cb, copy, "SELECT id FROM rooms WHERE"
+	    " ((participant1 = %" PRIu64 " AND participant2 = %" PRIu64 ") OR"
+	    " (participant1 = %" PRIu64 " AND participant2 = %" PRIu64 "))"
+	    " AND match_id <=> %s LIMIT 1", rn->rn_user1, id, id,
+	    rn->rn_user1, match);
 }
 
 static void

@@ -396,6 +396,14 @@ def test_room_create_token_and_connect(chatd_shared):
         await ws.close()
     h.run(go())
 
+    # One room per pair and match; another match makes another room.
+    assert fails(chatd_shared, "room", "create", b, a, "--match", "1234") == \
+        "chatctl: room %d already joins these users with this match" % room
+    other = ok_json(chatd_shared, "room", "create", b, a)
+    assert other["id"] != room and other["match"] is None
+    assert other["participant1"] == idb and other["participant2"] == ida
+    assert "already joins" in fails(chatd_shared, "room", "create", a, b)
+
     # Bad input.
     assert fails(chatd_shared, "room", "create", a, a) == \
         "chatctl: a room joins two different users, not %s twice" % a
