@@ -575,7 +575,7 @@ def test_provision_100000_users(chatd_shared):
     fx = json.loads(res.stdout)
     assert len(fx["users"]) == 100000 and len(fx["rooms"]) == 50000
     assert len({u["id"] for u in fx["users"]}) == 100000
-    print("provision 100000/50000 took %.1f s" % took)
+    print("provision 100000/50000 took %.1f s, %.1f MB" % (took, len(res.stdout) / 1e6))
     # chatd kept serving meanwhile.
     assert ok(chatd_shared, "check")
 
