@@ -523,7 +523,7 @@ struct room_new {
 	uint64_t	rn_match;
 	uint64_t	rn_user1;
 	uint64_t	rn_user2_id;
-	char		rn_user2[160];
+	char		rn_user2[4 * 150 + 1];	/* a username, in bytes */
 };
 
 static void
