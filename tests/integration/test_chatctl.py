@@ -642,3 +642,18 @@ def test_man_page_examples_work(chatd):
     assert room is not None
     with open(os.path.join(chatd.dir, "fixture.json")) as f:
         assert len(json.load(f)["users"]) == 10
+
+
+def test_stale_socket_after_a_crash(chatd_factory):
+    """chatd killed outright leaves its socket: chatctl says it is refused,
+    and the next chatd takes the socket over."""
+    s = chatd_factory()
+    s.stop(signal.SIGKILL)
+    assert os.path.exists(control_socket(s))
+    res = chatctl(s, "status")
+    assert res.returncode == 1
+    assert res.stderr == "chatctl: cannot connect to chatd at %s: Connection refused\n" \
+        % control_socket(s)
+    h.wait_for(lambda: not s.leftover_workers(grace=0), 10, what="old workers to exit")
+    s.start()
+    assert ok_json(s, "status")["pid"] == s.pid
