@@ -98,13 +98,28 @@ bad_usage(const char *fmt, ...)
 	vdie(2, " (chatctl -h for help)", fmt, ap);
 }
 
+/* Is w one of the space-separated words of list? */
+static int
+word_in(const char *list, const char *w)
+{
+	size_t	n = strlen(w), k;
+
+	while (n > 0 && *list != '\0') {
+		k = strcspn(list, " ");
+		if (k == n && strncmp(list, w, n) == 0)
+			return 1;
+		list += k;
+		list += strspn(list, " ");
+	}
+	return 0;
+}
+
 /* Split argv into positionals and --name VALUE options from allowed
  * ("room user": names without dashes, space-separated). */
 static void
 parse_args(struct args *a, int argc, char **argv, const char *allowed)
 {
 	char	name[64], *eq;
-	size_t	n;
 	int	i;
 
 	memset(a, 0, sizeof(*a));
@@ -118,12 +133,7 @@ parse_args(struct args *a, int argc, char **argv, const char *allowed)
 		snprintf(name, sizeof(name), "%s", argv[i] + 2);
 		if ((eq = strchr(name, '=')) != NULL)
 			*eq = '\0';
-		n = strlen(name);
-		if (n == 0 || strstr(allowed, name) == NULL ||
-		    (strstr(allowed, name) != allowed &&
-		    strstr(allowed, name)[-1] != ' ') ||
-		    (strstr(allowed, name)[n] != ' ' &&
-		    strstr(allowed, name)[n] != '\0'))
+		if (!word_in(allowed, name))
 			bad_usage("unknown option --%s", name);
 		if (a->nopts == MAX_OPTS)
 			bad_usage("too many options");
@@ -744,23 +754,25 @@ cmd_shutdown(struct args *a)
 	return cmd_signal(a, MSG_CTL_SHUTDOWN);
 }
 
+/* Each command with the options it takes (names without dashes). */
 static const struct command {
 	const char	*name;
 	int		(*run)(struct args *);
+	const char	*opts;
 } commands[] = {
-	{ "status", cmd_status },
-	{ "monitor", cmd_monitor },
-	{ "check", cmd_check },
-	{ "connections", cmd_connections },
-	{ "kick", cmd_kick },
-	{ "health-check", cmd_health },
-	{ "user", cmd_user },
-	{ "room", cmd_room },
-	{ "token", cmd_token },
-	{ "provision", cmd_provision },
-	{ "reload", cmd_reload },
-	{ "shutdown", cmd_shutdown },
-	{ NULL, NULL }
+	{ "status", cmd_status, "" },
+	{ "monitor", cmd_monitor, "interval count" },
+	{ "check", cmd_check, "" },
+	{ "connections", cmd_connections, "room user" },
+	{ "kick", cmd_kick, "conn code reason" },
+	{ "health-check", cmd_health, "" },
+	{ "user", cmd_user, "display-name image-url match limit" },
+	{ "room", cmd_room, "match user limit" },
+	{ "token", cmd_token, "ttl" },
+	{ "provision", cmd_provision, "users rooms base-url" },
+	{ "reload", cmd_reload, "" },
+	{ "shutdown", cmd_shutdown, "" },
+	{ NULL, NULL, NULL }
 };
 
 static const char *
@@ -812,10 +824,9 @@ main(int argc, char *argv[])
 	cmd = argv[0];
 	if (sock_path == NULL)
 		sock_path = socket_from_config(conf_path, conf_given);
-	parse_args(&a, argc - 1, argv + 1, "interval count room user conn code "
-	    "reason display-name image-url match limit ttl users rooms base-url");
 	for (c = commands; c->name != NULL; c++)
 		if (strcmp(cmd, c->name) == 0) {
+			parse_args(&a, argc - 1, argv + 1, c->opts);
 			ctl_connect();
 			return c->run(&a);
 		}

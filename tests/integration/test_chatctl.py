@@ -174,7 +174,9 @@ def test_wire_version_mismatch_is_refused_clearly(chatd_shared):
 def test_bad_usage(chatd_shared):
     for args in (["frobnicate"], ["room", "show", "abc"], ["kick"], ["user", "add"],
                  ["monitor", "--interval", "0"], ["status", "--bogus", "1"],
-                 ["health-check", "x"], ["token", "u", "--ttl", "-5"]):
+                 ["health-check", "x"], ["token", "u", "--ttl", "-5"],
+                 ["status", "--room", "1"], ["provision", "--user", "5"],
+                 ["connections", "--room"], ["kick", "--conn=abc"]):
         line = fails(chatd_shared, *args, code=2)
         assert line.startswith("chatctl: "), line
 
