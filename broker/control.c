@@ -42,6 +42,10 @@
 #define KICK_CODE_MAX	4999
 #define CHECK_WAIT_MS	5000
 
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION	"unknown"
+#endif
+
 struct ctl {
 	uint64_t	 c_id;
 	struct chan	*c_chan;
@@ -223,6 +227,7 @@ status_summary(struct jw *j)
 	rate_get(&stored, &delivered);
 	jw_obj_open(j);
 	jw_kint(j, "pid", getpid());
+	jw_kcstr(j, "version", PACKAGE_VERSION);
 	jw_kint(j, "uptime_seconds", (now_ms() - broker->b_started_ms) / 1000);
 	jw_ktime_ms(j, "started_at", broker->b_started_ms);
 	jw_ktime_ms(j, "sampled_at", now_ms());

@@ -154,7 +154,8 @@ print_nested(const struct rows *r, const char *key)
 void
 print_status(const struct rows *r)
 {
-	printf("chatd pid %s, up %s s (since %s)\n", row_value(r, 0, "pid"),
+	printf("chatd %s pid %s, up %s s (since %s)\n",
+	    row_value(r, 0, "version"), row_value(r, 0, "pid"),
 	    row_value(r, 0, "uptime_seconds"), row_value(r, 0, "started_at"));
 	printf("connections       %s\n", row_value(r, 0, "connections"));
 	printf("online users      %s\n", row_value(r, 0, "online_users"));

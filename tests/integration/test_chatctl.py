@@ -186,7 +186,8 @@ def test_bad_usage(chatd_shared):
 
 def test_status_human_and_json(chatd_shared):
     out = ok(chatd_shared, "status")
-    assert out.startswith("chatd pid %d, up " % chatd_shared.pid), out
+    assert re.match(r"^chatd \d+\.\d+\.\d+ pid %d, up \d+ s \(since \S+Z\)$" % chatd_shared.pid,
+                    out.splitlines()[0]), out
     assert re.search(r"^MariaDB writer +connected$", out, re.M), out
     assert re.search(r"^MariaDB reader +connected$", out, re.M), out
     assert re.search(r"^workers +2 of 2 running, \d+ restarts$", out, re.M), out
@@ -196,6 +197,7 @@ def test_status_human_and_json(chatd_shared):
 
     st = ok_json(chatd_shared, "status")
     assert st["pid"] == chatd_shared.pid
+    assert re.match(r"^\d+\.\d+\.\d+$", st["version"]), st
     for k in ("uptime_seconds", "connections", "online_users", "active_rooms",
               "messages_stored", "deliveries", "pending_writes", "workers_running"):
         assert type(st[k]) is int and st[k] >= 0, (k, st)
