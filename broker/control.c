@@ -130,7 +130,7 @@ ctl_fail(struct ctl *c, const char *fmt, ...)
 	c->c_busy = 0;
 }
 
-/* A reply that is one row made by fill(). */
+/* A reply of the one row in j; frees j. */
 static void
 ctl_one_row(struct ctl *c, struct jw *j)
 {
