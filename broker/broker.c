@@ -20,6 +20,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "control.h"
 #include "db.h"
 #include "log.h"
 #include "order.h"
@@ -272,6 +273,7 @@ main(int argc, char *argv[])
 	if (broker->b_dbw == NULL || broker->b_dbr == NULL)
 		fatalx("cannot set up database connections");
 	order_init(max_id);
+	control_init();
 	nworkers = broker->b_conf.workers;
 	if (nworkers == 0 && (nworkers = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		nworkers = 1;
@@ -288,6 +290,7 @@ main(int argc, char *argv[])
 		log_info("listening on %s with %d workers",
 		    broker->b_conf.listen[i].la_text, nworkers);
 	event_base_dispatch(broker->b_base);
+	control_close();
 	db_free(broker->b_dbw);
 	db_free(broker->b_dbr);
 	unlink(broker->b_conf.pid_file);

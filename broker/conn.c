@@ -23,6 +23,7 @@ conn_new(int worker, uint32_t id, uint64_t user, uint64_t room)
 	c->c_id = id;
 	c->c_user = user;
 	c->c_room_id = room;
+	c->c_opened_ms = now_ms();
 	if (hmap_get(&conns, c->c_key) != NULL ||
 	    hmap_put(&conns, c->c_key, c) == -1) {
 		free(c);
@@ -74,4 +75,15 @@ size_t
 conn_count(void)
 {
 	return hmap_count(&conns);
+}
+
+struct bconn *
+conn_next(size_t *iter)
+{
+	uint64_t	 key;
+	void		*v;
+
+	if (!hmap_next(&conns, iter, &key, &v))
+		return NULL;
+	return v;
 }

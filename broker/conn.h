@@ -26,6 +26,7 @@ struct bconn {
 	int		 c_user_looked;	/* a miss was already looked up */
 	int		 c_room_looked;
 	struct bconn	*c_room_next;
+	int64_t		 c_opened_ms;
 };
 
 static inline uint64_t
@@ -40,5 +41,7 @@ void		 conn_free(struct bconn *);
 /* Forget every connection of a worker that died. */
 void		 conn_drop_worker(int worker);
 size_t		 conn_count(void);
+/* for (i = 0; (c = conn_next(&i)) != NULL; ) ...; do not free meanwhile. */
+struct bconn	*conn_next(size_t *iter);
 
 #endif

@@ -232,18 +232,32 @@ send_ws_accept(int worker, uint32_t conn, uint64_t user, uint64_t room,
 	chan_send(ch, off);
 }
 
-void
-send_ws_refuse(int worker, uint32_t conn, uint16_t code, const char *reason)
+/* A close request to a worker: refusal or kick, same payload. */
+static void
+send_close(int worker, uint16_t type, uint32_t conn, uint16_t code,
+    const char *reason)
 {
 	struct chan	*ch;
 	size_t		 off;
 
 	if ((ch = supervise_chan(worker)) == NULL)
 		return;
-	off = chan_begin(ch, MSG_WS_REFUSE, conn);
+	off = chan_begin(ch, type, conn);
 	buf_add_u16(chan_out(ch), code);
 	buf_add_cstr(chan_out(ch), reason);
 	chan_send(ch, off);
+}
+
+void
+send_ws_refuse(int worker, uint32_t conn, uint16_t code, const char *reason)
+{
+	send_close(worker, MSG_WS_REFUSE, conn, code, reason);
+}
+
+void
+send_ws_kick(int worker, uint32_t conn, uint16_t code, const char *reason)
+{
+	send_close(worker, MSG_WS_KICK, conn, code, reason);
 }
 
 void

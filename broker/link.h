@@ -21,6 +21,8 @@ void	send_ws_accept(int worker, uint32_t conn, uint64_t user, uint64_t room,
 	    const char *username);
 void	send_ws_refuse(int worker, uint32_t conn, uint16_t code,
 	    const char *reason);
+void	send_ws_kick(int worker, uint32_t conn, uint16_t code,
+	    const char *reason);
 void	send_send_fail(int worker, uint32_t conn, const char *temp_id,
 	    size_t temp_len, const char *reason);
 /* One DELIVER of m to worker; sender_conn is that worker's id of the

@@ -54,6 +54,42 @@ enum msg_type {
 	MSG_SEND,		/* id=conn; str temp_id, str content (validated UTF-8,
 				   within the size limit) */
 
+	/* broker -> worker, for chatctl */
+	MSG_WS_KICK,		/* id=conn; u16 close code, str reason: close it */
+
+	/*
+	 * chatctl <-> broker, over the control socket.  chatctl sends
+	 * MSG_HELLO, the broker answers MSG_HELLO (or MSG_CTL_FAIL and
+	 * closes).  Then one request at a time; every request is answered by
+	 * rows or data and MSG_CTL_END, or by MSG_CTL_FAIL.  USER arguments
+	 * are a user id (all digits) or a username.
+	 */
+	MSG_CTL_STATUS,		/* empty; one summary row, then one row per worker */
+	MSG_CTL_CHECK,		/* empty; one row per check: name, ok, detail */
+	MSG_CTL_CONNS,		/* u64 room (0 = any), str user ("" = any) */
+	MSG_CTL_KICK,		/* u64 conn (0 = by user), str user, u16 code,
+				   str reason */
+	MSG_CTL_HEALTH,		/* id=room (0 = every room with connections);
+				   empty; one row per room asked */
+	MSG_CTL_USER_ADD,	/* str username, str display name,
+				   str image urls (JSON array) */
+	MSG_CTL_USER_LIST,	/* str username substring ("" = all), u32 limit
+				   (0 = no limit) */
+	MSG_CTL_USER_SHOW,	/* str user */
+	MSG_CTL_ROOM_CREATE,	/* str user1, str user2, u64 match (0 = none) */
+	MSG_CTL_ROOM_LIST,	/* str user ("" = all), u32 limit (0 = no limit) */
+	MSG_CTL_ROOM_SHOW,	/* id=room; empty */
+	MSG_CTL_TOKEN,		/* str user, u32 ttl seconds */
+	MSG_CTL_PROVISION,	/* u32 users, u32 rooms, str base URL ("" = from
+				   the first listen address); answered with
+				   MSG_CTL_DATA chunks of one JSON document */
+	MSG_CTL_RELOAD,		/* empty; as SIGHUP */
+	MSG_CTL_SHUTDOWN,	/* empty; as SIGTERM */
+	MSG_CTL_ROW,		/* str JSON object: one row of a reply */
+	MSG_CTL_DATA,		/* bytes (no length prefix): part of a document */
+	MSG_CTL_END,		/* empty: the reply is complete */
+	MSG_CTL_FAIL,		/* str reason: the request failed */
+
 	MSG_TYPE_MAX		/* keep last; not a message */
 };
 

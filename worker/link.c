@@ -48,20 +48,30 @@ recv_ws_accept(struct wire_msg *m)
 	return 0;
 }
 
+/* u16 close code, str reason: the payload of a close request. */
+static int
+read_close(struct wire_msg *m, uint16_t *code, char *text, size_t textsz)
+{
+	struct str	reason;
+
+	if (rd_u16(&m->payload, code) == -1 ||
+	    rd_str(&m->payload, &reason) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	if (reason.len >= textsz)
+		reason.len = textsz - 1;
+	memcpy(text, reason.s, reason.len);
+	text[reason.len] = '\0';
+	return 0;
+}
+
 static int
 recv_ws_refuse(struct wire_msg *m)
 {
 	uint16_t	code;
-	struct str	reason;
 	char		text[124];
 
-	if (rd_u16(&m->payload, &code) == -1 ||
-	    rd_str(&m->payload, &reason) == -1 || rd_left(&m->payload) != 0)
+	if (read_close(m, &code, text, sizeof(text)) == -1)
 		return -1;
-	if (reason.len >= sizeof(text))
-		reason.len = sizeof(text) - 1;
-	memcpy(text, reason.s, reason.len);
-	text[reason.len] = '\0';
 	session_refused((uint32_t)m->hdr.id, code, text);
 	return 0;
 }
@@ -105,6 +115,18 @@ recv_send_fail(struct wire_msg *m)
 	return 0;
 }
 
+static int
+recv_ws_kick(struct wire_msg *m)
+{
+	uint16_t	code;
+	char		text[124];
+
+	if (read_close(m, &code, text, sizeof(text)) == -1)
+		return -1;
+	session_kick((uint32_t)m->hdr.id, code, text);
+	return 0;
+}
+
 int
 wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 {
@@ -138,6 +160,8 @@ wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 			return -1;
 		session_health_check(m->hdr.id);
 		return 0;
+	case MSG_WS_KICK:
+		return recv_ws_kick(m);
 	default:
 		log_warnx("broker sent %s, which only workers send",
 		    msg_type_name(m->hdr.type));

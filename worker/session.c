@@ -668,3 +668,13 @@ session_close_all(void)
 		session_close(s, WS_CLOSE_GOING_AWAY, "Server shutting down");
 	}
 }
+
+void
+session_kick(uint32_t id, uint16_t code, const char *reason)
+{
+	struct session	*s = hmap_get(&sessions, id);
+
+	if (s == NULL)
+		return;		/* gone on its own meanwhile */
+	session_close(s, code, reason);
+}

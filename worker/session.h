@@ -51,6 +51,9 @@ void	session_deliver(const struct delivery *);
 /* Answer the room's clients with health_check_response. */
 void	session_health_check(uint64_t room);
 
+/* An administrator closes one session with code and reason. */
+void	session_kick(uint32_t id, uint16_t code, const char *reason);
+
 /* Close every session with 1001 (going away). */
 void	session_close_all(void);
 size_t	session_count(void);
