@@ -59,21 +59,6 @@ static struct hmap	recent_map;
 static struct cbatch	waiting, inflight;
 static struct buf	sql;
 
-const char *
-status_name(int s)
-{
-	switch (s) {
-	case MS_SENT:
-		return "sent";
-	case MS_DELIVERED:
-		return "delivered";
-	case MS_READ:
-		return "read";
-	default:
-		return "sending";
-	}
-}
-
 size_t
 status_pending(void)
 {

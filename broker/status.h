@@ -35,6 +35,5 @@ void	status_applied(uint64_t room, uint64_t msg_id, int status,
 	    int64_t ts_ms, uint64_t updated_by);
 /* Changes accepted and not yet written (for a clean shutdown). */
 size_t	status_pending(void);
-const char *status_name(int);
 
 #endif

@@ -597,6 +597,7 @@ static const char *const worker_keys[] = {
 	"connection_timeout", "heartbeat_interval", "jwt_algorithm",
 	"jwt_secret", "jwt_user_claim", "max_reconnect_attempts",
 	"message_size_limit", "ping_timeout", "ws_max_message",
+	"rate_limit_messages", "rate_limit_window",
 };
 
 /* Broker-only: must never leave the broker. */
@@ -604,7 +605,7 @@ static const char *const broker_keys[] = {
 	"control_socket", "database_host", "database_name",
 	"database_password", "database_port", "database_socket",
 	"database_user", "listen", "pid_file", "syslog_facility",
-	"worker_path", "workers",
+	"worker_path", "workers", "typing_timeout",
 };
 
 #define NWORKER	(sizeof(worker_keys) / sizeof(worker_keys[0]))
