@@ -110,9 +110,15 @@ static void
 case_time(struct buf *b, const struct cbatch *cb, int min_status)
 {
 	char	t[32];
-	size_t	i;
+	size_t	i, any = 0;
 	int	n;
 
+	for (i = 0; i < cb->b_len; i++)
+		any += cb->b_rows[i].ch_status >= min_status;
+	if (any == 0) {
+		buf_add(b, "NULL", 4);	/* CASE needs at least one WHEN */
+		return;
+	}
 	buf_add(b, "CASE id", 7);
 	for (i = 0; i < cb->b_len; i++) {
 		if (cb->b_rows[i].ch_status < min_status)
