@@ -14,26 +14,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
-
-static int	passed, failed;
-
-static void
-check(int ok, const char *reason, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: %s: ", reason);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /*
  * The test's own view of which keyword sets which field, so rows can say
@@ -716,6 +698,5 @@ main(void)
 	test_load();
 	test_load_misc();
 	test_worker_items();
-	printf("test-config: %d passed, %d failed\n", passed, failed);
-	return failed == 0 ? 0 : 1;
+	return check_report("test-config");
 }

@@ -15,27 +15,9 @@
 
 #include <event2/buffer.h>
 
+#include "check.h"
 #include "buf.h"
 #include "wire.h"
-
-static int	passed, failed;
-
-static void
-check(int ok, const char *reason, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: %s: ", reason);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 static struct evbuffer *
 evbuf_new(void)
@@ -929,6 +911,5 @@ main(void)
 	test_buf();
 	test_names();
 	test_golden();
-	printf("test-wire: %d passed, %d failed\n", passed, failed);
-	return failed == 0 ? 0 : 1;
+	return check_report("test-wire");
 }
