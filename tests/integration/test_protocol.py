@@ -667,3 +667,37 @@ def test_replay_with_nothing_missed(chatd_shared, pair):
         await wa.close()
 
     h.run(main())
+
+
+def test_replay_while_messages_keep_coming(chatd_shared, pair):
+    """Messages sent while B reconnects reach B once each, in order: the
+    replay and live delivery neither lose nor repeat one."""
+    N = 60
+
+    async def main():
+        wa, _ = await h.open_chat(chatd_shared, pair.room, pair.a)
+        since = await post(wa, "anchor", "z0")
+
+        async def sender():
+            for i in range(N):
+                await send_json(wa, type="message", content="flow %d" % i, temp_id="z%d" % (i + 1))
+                await asyncio.sleep(0.002)
+
+        async def collect():
+            ws = await h.connect(chatd_shared.ws_url(pair.room, h.token(pair.b), since=str(since)))
+            assert (await h.recv_json(ws))["type"] == "connection_established"
+            got = []
+            while len(got) < N:
+                got.append((await recv_until(ws, "message"))["message"])
+            await nothing_of(ws, "message", 0.5)
+            await ws.close()
+            return got
+
+        _, got = await asyncio.gather(sender(), collect())
+        await wa.close()
+        return got
+
+    got = h.run(main())
+    assert [m["content"] for m in got] == ["flow %d" % i for i in range(N)]
+    ids = [m["id"] for m in got]
+    assert ids == sorted(set(ids)), ids
