@@ -105,13 +105,18 @@ ms_sql(struct buf *b, int64_t ms)
 	buf_add(b, t, n);
 }
 
-/* CASE id WHEN ... THEN <ts> ... END, for rows at or past min_status. */
+/*
+ * CASE id WHEN ... THEN <ts> ... END over the rows at or past min_status.
+ * CASE takes the first WHEN that matches, so a message changed twice in
+ * one batch gets its earliest time, or with latest its last one.
+ */
 static void
-case_time(struct buf *b, const struct cbatch *cb, int min_status)
+case_time(struct buf *b, const struct cbatch *cb, int min_status, int latest)
 {
-	char	t[32];
-	size_t	i, any = 0;
-	int	n;
+	const struct change	*c;
+	char			 t[32];
+	size_t			 i, any = 0;
+	int			 n;
 
 	for (i = 0; i < cb->b_len; i++)
 		any += cb->b_rows[i].ch_status >= min_status;
@@ -121,12 +126,12 @@ case_time(struct buf *b, const struct cbatch *cb, int min_status)
 	}
 	buf_add(b, "CASE id", 7);
 	for (i = 0; i < cb->b_len; i++) {
-		if (cb->b_rows[i].ch_status < min_status)
+		c = &cb->b_rows[latest ? cb->b_len - 1 - i : i];
+		if (c->ch_status < min_status)
 			continue;
-		n = snprintf(t, sizeof(t), " WHEN %" PRIu64 " THEN ",
-		    cb->b_rows[i].ch_id);
+		n = snprintf(t, sizeof(t), " WHEN %" PRIu64 " THEN ", c->ch_id);
 		buf_add(b, t, n);
-		ms_sql(b, cb->b_rows[i].ch_ms);
+		ms_sql(b, c->ch_ms);
 	}
 	buf_add(b, " ELSE NULL END", 14);
 }
@@ -160,9 +165,9 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 
 /*
  * One UPDATE for the whole batch.  A message changed twice in one batch
- * appears twice; CASE takes the first WHEN, so rows are written in the
- * order accepted and GREATEST/COALESCE keep the furthest status and the
- * first time each was reached.
+ * appears twice: the status CASE lists the latest change first, and
+ * GREATEST/COALESCE keep the furthest status and the first time each
+ * status was reached.
  */
 static void
 flush(void)
@@ -188,11 +193,11 @@ flush(void)
 	}
 	buf_add(&sql, " ELSE status END), delivered_at = COALESCE("
 	    "delivered_at, ", 43);
-	case_time(&sql, &inflight, MS_DELIVERED);
+	case_time(&sql, &inflight, MS_DELIVERED, 0);
 	buf_add(&sql, "), read_at = COALESCE(read_at, ", 31);
-	case_time(&sql, &inflight, MS_READ);
+	case_time(&sql, &inflight, MS_READ, 0);
 	buf_add(&sql, "), updated_at = COALESCE(", 25);
-	case_time(&sql, &inflight, MS_DELIVERED);
+	case_time(&sql, &inflight, MS_DELIVERED, 1);
 	buf_add(&sql, ", updated_at) WHERE id IN (", 27);
 	for (i = 0; i < inflight.b_len; i++) {
 		n = snprintf(t, sizeof(t), "%s%" PRIu64, i ? "," : "",

@@ -429,6 +429,33 @@ def test_read_implies_delivered(chatd_shared, pair, db):
     assert status_row(db, mid) == (3, True, True)
 
 
+def test_many_status_changes_at_once(chatd_shared, pair, db):
+    """A burst of updates (written in batches, some messages delivered and
+    read within one batch) ends with every message read, each update
+    announced once and in the order sent."""
+    N = 30
+
+    async def main():
+        wa, wb = await open_pair(chatd_shared, pair)
+        ids = [await post(wa, "batch %d" % i, "b%d" % i) for i in range(N)]
+        burst = []
+        for mid in ids:
+            burst.append(json.dumps({"type": "message_delivered", "message_id": mid}))
+            burst.append(json.dumps({"type": "message_read", "message_id": mid}))
+        await asyncio.gather(*(wb.send(m) for m in burst))
+        seen = [await recv_until(wa, "message_status_update") for _ in range(2 * N)]
+        await nothing_of(wa, "message_status_update", 0.5)
+        await close_all(wa, wb)
+        return ids, seen
+
+    ids, seen = h.run(main())
+    assert [(m["message_id"], m["status"]) for m in seen] == \
+        [(mid, st) for mid in ids for st in ("delivered", "read")]
+    rows = db.sql("SELECT status, delivered_at <= read_at, updated_at = read_at FROM messages"
+                  " WHERE room_id = ?", pair.room)
+    assert rows == [("3", "1", "1")] * N, rows
+
+
 def test_sender_cannot_move_own_message(chatd_shared, pair, db):
     async def main():
         wa, wb = await open_pair(chatd_shared, pair)
