@@ -26,7 +26,6 @@ struct bconn {
 	int		 c_user_looked;	/* a miss was already looked up */
 	int		 c_room_looked;
 	struct bconn	*c_room_next;
-	uint64_t	 c_replay_since;	/* replay asked for, not started */
 };
 
 static inline uint64_t

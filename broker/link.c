@@ -102,10 +102,6 @@ conn_resolve(struct bconn *c)
 	presence_conn_open(c);
 	send_ws_accept(c->c_worker, c->c_id, c->c_user, r->r_id,
 	    u->u_username);
-	if (c->c_replay_since != 0) {
-		replay_start(c, c->c_replay_since);
-		c->c_replay_since = 0;
-	}
 }
 
 static int
@@ -221,7 +217,7 @@ recv_status(struct worker *w, struct wire_msg *m)
 	return 0;
 }
 
-/* Follows MSG_WS_OPEN: the connection may still be resolving. */
+/* Sent once the worker has MSG_WS_ACCEPT; the client may be gone since. */
 static int
 recv_replay(struct worker *w, struct wire_msg *m)
 {
@@ -232,12 +228,8 @@ recv_replay(struct worker *w, struct wire_msg *m)
 	    since == 0 || m->hdr.id > UINT32_MAX)
 		return -1;
 	c = conn_get(conn_key(w->w_index, (uint32_t)m->hdr.id));
-	if (c == NULL)
-		return 0;	/* refused already */
-	if (c->c_state == BC_OPEN)
+	if (c != NULL && c->c_state == BC_OPEN)
 		replay_start(c, since);
-	else
-		c->c_replay_since = since;
 	return 0;
 }
 

@@ -66,6 +66,7 @@ send_row(struct bconn *c, MYSQL_ROW row, uint64_t since)
 		buf_add_u64(&b, strtoull(row[2], NULL, 10));
 		buf_add_u8(&b, (uint8_t)atoi(row[3]));
 		buf_add_cstr(&b, row[5]);
+		buf_add_cstr(&b, sender == c->c_user ? row[7] : NULL);
 		buf_add_cstr(&b, row[6]);
 		fanout_conn(c, MSG_REPLAY_MSG, &b);
 	} else {
@@ -150,13 +151,15 @@ anchor_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	created = strtoll(row[1], NULL, 10);
 	n = snprintf(q, sizeof(q), "SELECT m.id, m.sender_id,"
 	    " FLOOR(UNIX_TIMESTAMP(m.created_at) * 1000), m.status,"
-	    " FLOOR(UNIX_TIMESTAMP(m.updated_at) * 1000), u.username, m.content"
+	    " FLOOR(UNIX_TIMESTAMP(m.updated_at) * 1000), u.username, m.content,"
+	    " m.temp_id"
 	    " FROM messages m JOIN users u ON u.id = m.sender_id"
 	    " WHERE m.room_id = %" PRIu64 " AND (m.id > %" PRIu64
 	    " OR (m.status > 1 AND m.updated_at > FROM_UNIXTIME(%" PRId64
 	    ".%03d))) ORDER BY m.id LIMIT %d", c->c_room_id, rp->rp_since,
 	    created / 1000, (int)(created % 1000), REPLAY_MAX + 1);
-	if (db_query(broker->b_dbr, q, n, rows_cb, rp) == -1) {
+	if (n < 0 || (size_t)n >= sizeof(q) ||
+	    db_query(broker->b_dbr, q, n, rows_cb, rp) == -1) {
 		finish(c, "Replay failed: out of memory");
 		free(rp);
 	}

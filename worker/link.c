@@ -189,6 +189,7 @@ recv_replay_msg(struct wire_msg *m)
 	    rd_u64(&m->payload, &created) == -1 ||
 	    rd_u8(&m->payload, &status) == -1 ||
 	    rd_str(&m->payload, &d.username) == -1 ||
+	    rd_str(&m->payload, &d.temp_id) == -1 ||
 	    rd_str(&m->payload, &d.content) == -1 || rd_left(&m->payload) != 0)
 		return -1;
 	d.created_ms = (int64_t)created;

@@ -499,6 +499,11 @@ session_deliver(const struct delivery *d)
 	for (s = r->wr_head; s != NULL; s = s->s_room_next) {
 		if (s->s_state != S_OPEN)
 			continue;
+		/* The replay's query may see a commit before the broker
+		 * hears of it, so a replayed message can still come live
+		 * after the replay: ids only grow, so drop it. */
+		if (d->id <= s->s_replay_max)
+			continue;
 		if (s->s_replaying) {
 			render_delivery(&out_json, d, s->s_id == d->sender_conn &&
 			    d->temp_id.len > 0);
@@ -974,7 +979,10 @@ session_replay_msg(uint32_t id, const struct delivery *d)
 	if (s == NULL || s->s_state != S_OPEN || !s->s_replaying ||
 	    d->room != s->s_room)
 		return;
-	render_delivery(&out_json, d, 0);
+	/* The user's own messages carry their temp_id: one sent during the
+	 * replay may come only this way. */
+	render_delivery(&out_json, d, d->sender == s->s_user &&
+	    d->temp_id.len > 0);
 	session_send_jw(s, &out_json);
 	if (d->id > s->s_replay_max)
 		s->s_replay_max = d->id;
