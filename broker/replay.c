@@ -19,7 +19,8 @@
 #include "replay.h"
 #include "room.h"
 
-#define REPLAY_MAX	1000	/* rows per replay; then the client asks again */
+/* Rows per replay; past it the client is told to ask again. */
+#define REPLAY_MAX	1000
 
 struct replay {
 	uint64_t	rp_conn;	/* conn_key */
@@ -151,8 +152,8 @@ anchor_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	created = strtoll(row[1], NULL, 10);
 	n = snprintf(q, sizeof(q), "SELECT m.id, m.sender_id,"
 	    " FLOOR(UNIX_TIMESTAMP(m.created_at) * 1000), m.status,"
-	    " FLOOR(UNIX_TIMESTAMP(m.updated_at) * 1000), u.username, m.content,"
-	    " m.temp_id"
+	    " FLOOR(UNIX_TIMESTAMP(m.updated_at) * 1000), u.username,"
+	    " m.content, m.temp_id"
 	    " FROM messages m JOIN users u ON u.id = m.sender_id"
 	    " WHERE m.room_id = %" PRIu64 " AND (m.id > %" PRIu64
 	    " OR (m.status > 1 AND m.updated_at > FROM_UNIXTIME(%" PRId64

@@ -30,7 +30,8 @@ hb_check(struct hb *h, const struct config *c, int64_t now)
 	if (h->hb_ping_sent_ms == 0 && now >= h->hb_next_ping_ms) {
 		h->hb_seq++;
 		h->hb_ping_sent_ms = now;
-		h->hb_next_ping_ms = now + (int64_t)c->heartbeat_interval * 1000;
+		h->hb_next_ping_ms = now +
+		    (int64_t)c->heartbeat_interval * 1000;
 		return HB_PING;
 	}
 	return HB_NONE;

@@ -47,8 +47,10 @@
 #define CLOSE_TRY_AGAIN		1013
 #define CLOSE_AUTH		4001
 #define CLOSE_NO_ROOM		4004
-#define CLOSE_PING_TIMEOUT	4008	/* pongs missed max_reconnect_attempts times */
-#define CLOSE_CONN_TIMEOUT	4009	/* open longer than connection_timeout */
+/* Server-side closes of the heartbeat (see README): too many pongs
+ * missed, and open longer than connection_timeout. */
+#define CLOSE_PING_TIMEOUT	4008
+#define CLOSE_CONN_TIMEOUT	4009
 
 enum s_state {
 	S_PENDING = 0,		/* waiting for the broker's verdict */
@@ -72,7 +74,7 @@ struct session {
 	uint64_t			 s_room;
 	int64_t				 s_opened_ms;
 	int64_t				 s_last_ms;
-	int64_t				 s_prev_ms;	/* activity before this read */
+	int64_t				 s_prev_ms;	/* before this read */
 	struct session			*s_room_next;
 	struct hb			 s_hb;
 	struct bucket			 s_bucket;	/* chat messages */
@@ -81,7 +83,7 @@ struct session {
 	uint64_t			 s_replay_since;
 	int				 s_replay_bad;
 	int				 s_replaying;
-	uint64_t			 s_replay_max;	/* highest id replayed */
+	uint64_t			 s_replay_max;	/* highest replayed */
 	struct held			*s_held, **s_held_tail;
 	size_t				 s_nheld;
 };
@@ -505,8 +507,8 @@ session_deliver(const struct delivery *d)
 		if (d->id <= s->s_replay_max)
 			continue;
 		if (s->s_replaying) {
-			render_delivery(&out_json, d, s->s_id == d->sender_conn &&
-			    d->temp_id.len > 0);
+			render_delivery(&out_json, d,
+			    s->s_id == d->sender_conn && d->temp_id.len > 0);
 			session_send_live(s, &out_json, d->id);
 			continue;
 		}
@@ -576,7 +578,8 @@ handle_message(struct session *s, const struct jdoc *doc)
 	}
 	ci = jdoc_find(doc, "content");
 	if (ci == -1 || jdoc_type(doc, ci) == JT_NULL) {
-		refuse_message(s, "Message content cannot be empty", temp, tlen);
+		refuse_message(s, "Message content cannot be empty", temp,
+		    tlen);
 		return;
 	}
 	if (jdoc_type(doc, ci) != JT_STRING) {
@@ -589,7 +592,8 @@ handle_message(struct session *s, const struct jdoc *doc)
 		return;
 	}
 	if (!has_text(content, clen)) {
-		refuse_message(s, "Message content cannot be empty", temp, tlen);
+		refuse_message(s, "Message content cannot be empty", temp,
+		    tlen);
 		free(content);
 		return;
 	}

@@ -15,7 +15,7 @@
 
 struct step {
 	int64_t		 at;		/* ms after open */
-	int		 pong;		/* the client answers before this check */
+	int		 pong;		/* answered before this check */
 	enum hb_action	 want;
 	const char	*why;
 };
@@ -63,8 +63,9 @@ run(const char *name, const struct step *steps, size_t n)
 		if (steps[i].pong)
 			hb_pong(&h);
 		got = hb_check(&h, &c, 1000000 + steps[i].at);
-		check(got == steps[i].want, steps[i].why, "%s row %zu: action %d, "
-		    "want %d", name, i, got, steps[i].want);
+		check(got == steps[i].want, steps[i].why,
+		    "%s row %zu: action %d, want %d", name, i, got,
+		    steps[i].want);
 	}
 }
 
