@@ -25,6 +25,7 @@
 #include "log.h"
 #include "order.h"
 #include "schema.h"
+#include "status.h"
 #include "supervise.h"
 
 #ifndef LIBEXECDIR
@@ -173,7 +174,7 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (order_pending() == 0) {
+	if (order_pending() == 0 && status_pending() == 0) {
 		event_base_loopexit(broker->b_base, NULL);
 		return;
 	}

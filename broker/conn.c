@@ -7,7 +7,9 @@
 #include "conn.h"
 #include "hmap.h"
 #include "log.h"
+#include "presence.h"
 #include "room.h"
+#include "typing.h"
 
 static struct hmap	conns;
 
@@ -41,13 +43,11 @@ conn_get(uint64_t key)
 void
 conn_free(struct bconn *c)
 {
-	struct user	*u;
-
 	hmap_del(&conns, c->c_key);
 	if (c->c_state == BC_OPEN) {
 		room_del_conn(c->c_room, c);
-		if ((u = user_get(c->c_user)) != NULL && u->u_nconns > 0)
-			u->u_nconns--;
+		typing_conn_closed(c);
+		presence_conn_close(c);
 	}
 	free(c);
 }

@@ -11,9 +11,13 @@
 #include "link.h"
 #include "log.h"
 #include "order.h"
+#include "presence.h"
+#include "replay.h"
 #include "room.h"
 #include "stats.h"
+#include "status.h"
 #include "supervise.h"
+#include "typing.h"
 
 /* WebSocket close codes for refused connections (see README). */
 #define CLOSE_AUTH		4001
@@ -95,7 +99,7 @@ conn_resolve(struct bconn *c)
 	c->c_state = BC_OPEN;
 	c->c_room = r;
 	room_add_conn(r, c);
-	u->u_nconns++;
+	presence_conn_open(c);
 	send_ws_accept(c->c_worker, c->c_id, c->c_user, r->r_id,
 	    u->u_username);
 }
@@ -152,6 +156,24 @@ recv_ws_close(struct worker *w, struct wire_msg *m)
 	return 0;
 }
 
+/* An open connection of this worker, or NULL for a malformed frame:
+ * the worker only speaks for connections the broker accepted. */
+static struct bconn *
+open_conn(struct worker *w, struct wire_msg *m)
+{
+	struct bconn	*c;
+
+	if (m->hdr.id > UINT32_MAX)
+		return NULL;
+	c = conn_get(conn_key(w->w_index, (uint32_t)m->hdr.id));
+	if (c == NULL || c->c_state != BC_OPEN) {
+		log_warnx("worker %d: %s for unknown connection %" PRIu64,
+		    w->w_index, msg_type_name(m->hdr.type), m->hdr.id);
+		return NULL;
+	}
+	return c;
+}
+
 static int
 recv_send(struct worker *w, struct wire_msg *m)
 {
@@ -160,16 +182,54 @@ recv_send(struct worker *w, struct wire_msg *m)
 
 	if (rd_str(&m->payload, &temp) == -1 ||
 	    rd_str(&m->payload, &content) == -1 ||
-	    rd_left(&m->payload) != 0 || m->hdr.id > UINT32_MAX)
+	    rd_left(&m->payload) != 0 || (c = open_conn(w, m)) == NULL)
+		return -1;
+	order_post(c, temp.s, temp.len, content.s, content.len);
+	return 0;
+}
+
+static int
+recv_typing(struct worker *w, struct wire_msg *m)
+{
+	struct bconn	*c;
+	uint8_t		 on;
+
+	if (rd_u8(&m->payload, &on) == -1 || rd_left(&m->payload) != 0 ||
+	    on > 1 || (c = open_conn(w, m)) == NULL)
+		return -1;
+	typing_set(c, on);
+	return 0;
+}
+
+static int
+recv_status(struct worker *w, struct wire_msg *m)
+{
+	struct bconn	*c;
+	uint64_t	 msg_id;
+	uint8_t		 status;
+
+	if (rd_u64(&m->payload, &msg_id) == -1 ||
+	    rd_u8(&m->payload, &status) == -1 || rd_left(&m->payload) != 0 ||
+	    (status != MS_DELIVERED && status != MS_READ) ||
+	    (c = open_conn(w, m)) == NULL)
+		return -1;
+	status_request(c, msg_id, status);
+	return 0;
+}
+
+/* Sent once the worker has MSG_WS_ACCEPT; the client may be gone since. */
+static int
+recv_replay(struct worker *w, struct wire_msg *m)
+{
+	struct bconn	*c;
+	uint64_t	 since;
+
+	if (rd_u64(&m->payload, &since) == -1 || rd_left(&m->payload) != 0 ||
+	    since == 0 || m->hdr.id > UINT32_MAX)
 		return -1;
 	c = conn_get(conn_key(w->w_index, (uint32_t)m->hdr.id));
-	if (c == NULL || c->c_state != BC_OPEN) {
-		/* The worker only sends for accepted connections. */
-		log_warnx("worker %d: MSG_SEND for unknown connection %" PRIu64,
-		    w->w_index, m->hdr.id);
-		return -1;
-	}
-	order_post(c, temp.s, temp.len, content.s, content.len);
+	if (c != NULL && c->c_state == BC_OPEN)
+		replay_start(c, since);
 	return 0;
 }
 
@@ -190,6 +250,12 @@ link_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return recv_ws_close(w, m);
 	case MSG_SEND:
 		return recv_send(w, m);
+	case MSG_TYPING:
+		return recv_typing(w, m);
+	case MSG_STATUS:
+		return recv_status(w, m);
+	case MSG_REPLAY:
+		return recv_replay(w, m);
 	default:
 		log_warnx("worker %d sent %s, which only the broker sends",
 		    w->w_index, msg_type_name(m->hdr.type));

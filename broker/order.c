@@ -22,6 +22,7 @@
 #include "order.h"
 #include "room.h"
 #include "stats.h"
+#include "status.h"
 
 #define BATCH_MAX_ROWS	4000
 #define BATCH_MAX_BYTES	(8 * 1024 * 1024)	/* under max_allowed_packet (16 MiB) */
@@ -170,6 +171,7 @@ deliver(const struct pmsg *m)
 	uint64_t	 mask;
 	int		 w;
 
+	status_note_stored(m->m_id, m->m_room, m->m_sender);
 	if ((r = room_get(m->m_room)) == NULL || r->r_nconns == 0)
 		return;
 	sc = m->m_sender_conn ? conn_get(m->m_sender_conn) : NULL;

@@ -202,3 +202,14 @@ room_workers(const struct room *r)
 		mask |= 1ULL << c->c_worker;
 	return mask;
 }
+
+void
+room_foreach(void (*fn)(struct room *, void *), void *arg)
+{
+	uint64_t	 key;
+	void		*v;
+	size_t		 i = 0;
+
+	while (hmap_next(&rooms, &i, &key, &v))
+		fn(v, arg);
+}

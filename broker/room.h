@@ -42,6 +42,8 @@ void		 room_load(uint64_t id, room_load_cb *, void *arg);
 int		 room_is_participant(const struct room *, uint64_t user_id);
 void		 room_add_conn(struct room *, struct bconn *);
 void		 room_del_conn(struct room *, struct bconn *);
+/* Call fn for every cached room. */
+void		 room_foreach(void (*fn)(struct room *, void *), void *arg);
 /* Bitmask of workers that hold at least one connection in the room. */
 uint64_t	 room_workers(const struct room *);
 

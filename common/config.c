@@ -51,7 +51,10 @@ static const struct keyword keywords[] = {
 	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 1000000),
 	KSTR("pid_file", pid_file, CFG_BROKER),
 	KINT("ping_timeout", ping_timeout, CFG_WORKER, 1, 86400),
+	KINT("rate_limit_messages", rate_limit_messages, CFG_WORKER, 1, 1000000),
+	KINT("rate_limit_window", rate_limit_window, CFG_WORKER, 1, 86400),
 	{ "syslog_facility", CK_FACILITY, CFG_BROKER, 0, 0, 0, 0 },
+	KINT("typing_timeout", typing_timeout, CFG_BROKER, 1, 3600),
 	KSTR("worker_path", worker_path, CFG_BROKER),
 	KINT("workers", workers, CFG_BROKER, 0, 64),
 	KINT("ws_max_message", ws_max_frame, CFG_WORKER, 1024, 16777216),
@@ -88,6 +91,11 @@ config_defaults(struct config *c)
 	c->message_size_limit = 1000;
 	c->ws_max_frame = 65536;
 	c->syslog_facility = LOG_DAEMON;
+	c->typing_timeout = 5;
+	/* 30 a second on average, bursts of 300: a client flushing its
+	 * outbox after a reconnect is not refused. */
+	c->rate_limit_messages = 300;
+	c->rate_limit_window = 10;
 }
 
 static int

@@ -45,6 +45,11 @@ struct config {
 	int			message_size_limit;	/* characters */
 	int			ws_max_frame;		/* bytes of one WebSocket message */
 	int			syslog_facility;
+
+	/* chat protocol */
+	int			typing_timeout;		/* seconds */
+	int			rate_limit_messages;	/* per window, per connection */
+	int			rate_limit_window;	/* seconds */
 };
 
 /* Keyword groups: which process needs it. */

@@ -89,6 +89,27 @@ enum msg_type {
 	MSG_CTL_DATA,		/* bytes (no length prefix): part of a document */
 	MSG_CTL_END,		/* empty: the reply is complete */
 	MSG_CTL_FAIL,		/* str reason: the request failed */
+	/*
+	 * Chat protocol: typing, message status, presence, replay.  Status
+	 * numbers are the messages.status column: 1 sent, 2 delivered, 3 read.
+	 */
+	MSG_TYPING,		/* w->b id=conn; u8 1 = typing_on, 0 = typing_off */
+	MSG_STATUS,		/* w->b id=conn; u64 msg id, u8 status (2 or 3) */
+	MSG_REPLAY,		/* w->b id=conn; u64 since: replay the room after
+				   that message id; sent once MSG_WS_ACCEPT came */
+	MSG_CONN_ERROR,		/* b->w id=conn; str text: send the client an error */
+	MSG_STATUS_UPDATE,	/* b->w id=room; u64 msg id, u8 status, u64 ms,
+				   u64 updated_by, u32 conn (0 = every connection
+				   in the room, else that one only) */
+	MSG_TYPING_UPDATE,	/* b->w id=room; u64 user, u8 is_typing,
+				   str username: to the other user's connections */
+	MSG_PRESENCE,		/* b->w id=room; u64 user, u8 online, u64 last seen
+				   ms, str username: to the other user's connections */
+	MSG_REPLAY_MSG,		/* b->w id=conn; u64 room, u64 msg id, u64 sender,
+				   u64 created ms, u8 status, str username,
+				   str temp_id ("" unless the connection's user
+				   sent it), str content: one missed message */
+	MSG_REPLAY_DONE,	/* b->w id=conn; str notice ("" = complete) */
 
 	MSG_TYPE_MAX		/* keep last; not a message */
 };

@@ -164,12 +164,17 @@ text_cb(struct wsc *c, const char *s, size_t n, void *arg)
 		reconnects++;
 	if (has(s, n, "\"type\":\"error\"")) {
 		errors++;
-		printf("error: %.*s\n", (int)n, s);
+		if (errors <= 5)
+			printf("error: %.*s\n", (int)n, s);
 		if (step != NULL) {
 			printf("FAIL %s\n", step);
 			failed = 1;
 			step = NULL;
 		}
+		/* A refused message (rate limit) frees its slot too. */
+		if (mode == MODE_STRESS &&
+		    mono_us() - t_established < seconds * 1e6)
+			send_message();
 	}
 	if ((p = memmem(s, n, "\"content\":\"lt ", 14)) != NULL &&
 	    has(s, n, "\"temp_id\"")) {

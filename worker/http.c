@@ -35,6 +35,8 @@ struct req {
 	uint64_t	 r_user;	/* WebSocket: verified user, 0 = refused */
 	uint64_t	 r_room;	/* WebSocket: 0 = not a room id */
 	struct rest_req	*r_rest;
+	uint64_t	 r_since;	/* WebSocket: ?since=, 0 = none */
+	int		 r_since_bad;	/* ?since= that is no message id */
 };
 
 static void
@@ -127,7 +129,8 @@ header_has_token(struct MHD_Connection *c, const char *name, const char *tok)
 	return 0;
 }
 
-/* "/ws/chat/123/" -> 123; 0 if the id is not a positive number that fits. */
+/* "/ws/chat/123/" -> 123 (also "123" alone); 0 if the id is not a
+ * positive number that fits. */
 static uint64_t
 parse_room_id(const char *p)
 {
@@ -154,6 +157,7 @@ upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls,
 
 	(void)cls;
 	(void)c;
+	session_next_replay(r->r_since, r->r_since_bad);
 	session_start(sock, urh, r->r_user, r->r_room, extra_in,
 	    extra_in_size);
 }
@@ -162,7 +166,7 @@ static enum MHD_Result
 ws_handshake(struct MHD_Connection *c, struct req *r, const char *path)
 {
 	struct MHD_Response	*resp;
-	const char		*key, *ver, *token, *why;
+	const char		*key, *ver, *token, *why, *since;
 	char			 accept[32];
 	enum MHD_Result		 rv;
 
@@ -195,6 +199,11 @@ ws_handshake(struct MHD_Connection *c, struct req *r, const char *path)
 	if (r->r_user == 0)
 		log_debug("websocket refused: %s", why);
 	r->r_room = parse_room_id(path);
+	since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+	if (since != NULL) {
+		r->r_since = parse_room_id(since);	/* same digits rule */
+		r->r_since_bad = r->r_since == 0;
+	}
 	ws_accept_key(key, accept);
 	if ((resp = MHD_create_response_for_upgrade(upgrade_cb, NULL)) == NULL)
 		return MHD_NO;

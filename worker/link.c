@@ -94,6 +94,7 @@ recv_deliver(struct wire_msg *m)
 		return -1;
 	d.created_ms = (int64_t)created;
 	d.sender_conn = (uint32_t)sconn;
+	d.status = 1;
 	session_deliver(&d);
 	return 0;
 }
@@ -124,6 +125,111 @@ recv_ws_kick(struct wire_msg *m)
 	if (read_close(m, &code, text, sizeof(text)) == -1)
 		return -1;
 	session_kick((uint32_t)m->hdr.id, code, text);
+	return 0;
+}
+
+/* A string of a frame as a C string, cut to fit out. */
+static void
+str_copy(char *out, size_t outsz, const struct str *v)
+{
+	size_t	n = v->len < outsz - 1 ? v->len : outsz - 1;
+
+	memcpy(out, v->s, n);
+	out[n] = '\0';
+}
+
+static int
+recv_conn_error(struct wire_msg *m)
+{
+	struct str	text;
+	char		buf[256];
+
+	if (rd_str(&m->payload, &text) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	str_copy(buf, sizeof(buf), &text);
+	session_conn_error((uint32_t)m->hdr.id, buf);
+	return 0;
+}
+
+static int
+recv_status_update(struct wire_msg *m)
+{
+	uint64_t	msg_id, ms, by;
+	uint32_t	conn;
+	uint8_t		status;
+
+	if (rd_u64(&m->payload, &msg_id) == -1 ||
+	    rd_u8(&m->payload, &status) == -1 ||
+	    rd_u64(&m->payload, &ms) == -1 || rd_u64(&m->payload, &by) == -1 ||
+	    rd_u32(&m->payload, &conn) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	session_status_update(m->hdr.id, msg_id, status, (int64_t)ms, by, conn);
+	return 0;
+}
+
+static int
+recv_typing_update(struct wire_msg *m)
+{
+	uint64_t	user;
+	uint8_t		on;
+	struct str	name;
+
+	if (rd_u64(&m->payload, &user) == -1 || rd_u8(&m->payload, &on) == -1 ||
+	    rd_str(&m->payload, &name) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	session_typing(m->hdr.id, user, on != 0, &name);
+	return 0;
+}
+
+static int
+recv_presence(struct wire_msg *m)
+{
+	uint64_t	user, seen;
+	uint8_t		online;
+	struct str	name;
+
+	if (rd_u64(&m->payload, &user) == -1 ||
+	    rd_u8(&m->payload, &online) == -1 ||
+	    rd_u64(&m->payload, &seen) == -1 ||
+	    rd_str(&m->payload, &name) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	session_presence(m->hdr.id, user, online != 0, (int64_t)seen, &name);
+	return 0;
+}
+
+static int
+recv_replay_msg(struct wire_msg *m)
+{
+	struct delivery	d;
+	uint64_t	created;
+	uint8_t		status;
+
+	memset(&d, 0, sizeof(d));
+	if (rd_u64(&m->payload, &d.room) == -1 ||
+	    rd_u64(&m->payload, &d.id) == -1 ||
+	    rd_u64(&m->payload, &d.sender) == -1 ||
+	    rd_u64(&m->payload, &created) == -1 ||
+	    rd_u8(&m->payload, &status) == -1 ||
+	    rd_str(&m->payload, &d.username) == -1 ||
+	    rd_str(&m->payload, &d.temp_id) == -1 ||
+	    rd_str(&m->payload, &d.content) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	d.created_ms = (int64_t)created;
+	d.status = status;
+	session_replay_msg((uint32_t)m->hdr.id, &d);
+	return 0;
+}
+
+static int
+recv_replay_done(struct wire_msg *m)
+{
+	struct str	notice;
+	char		buf[256];
+
+	if (rd_str(&m->payload, &notice) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	str_copy(buf, sizeof(buf), &notice);
+	session_replay_done((uint32_t)m->hdr.id, buf);
 	return 0;
 }
 
@@ -162,6 +268,18 @@ wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return 0;
 	case MSG_WS_KICK:
 		return recv_ws_kick(m);
+	case MSG_CONN_ERROR:
+		return recv_conn_error(m);
+	case MSG_STATUS_UPDATE:
+		return recv_status_update(m);
+	case MSG_TYPING_UPDATE:
+		return recv_typing_update(m);
+	case MSG_PRESENCE:
+		return recv_presence(m);
+	case MSG_REPLAY_MSG:
+		return recv_replay_msg(m);
+	case MSG_REPLAY_DONE:
+		return recv_replay_done(m);
 	default:
 		log_warnx("broker sent %s, which only workers send",
 		    msg_type_name(m->hdr.type));

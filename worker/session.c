@@ -25,10 +25,13 @@
 #include <microhttpd.h>
 
 #include "chan.h"
+#include "heartbeat.h"
 #include "hmap.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "ratelimit.h"
+#include "render.h"
 #include "session.h"
 #include "utf8.h"
 #include "wire.h"
@@ -39,8 +42,15 @@
 #define TEMP_ID_MAX		64	/* bytes; the column's width */
 #define READ_CHUNK		16384
 
+#define HELD_MAX		4096	/* live frames held during a replay */
+
+#define CLOSE_TRY_AGAIN		1013
 #define CLOSE_AUTH		4001
 #define CLOSE_NO_ROOM		4004
+/* Server-side closes of the heartbeat (see README): too many pongs
+ * missed, and open longer than connection_timeout. */
+#define CLOSE_PING_TIMEOUT	4008
+#define CLOSE_CONN_TIMEOUT	4009
 
 enum s_state {
 	S_PENDING = 0,		/* waiting for the broker's verdict */
@@ -64,7 +74,26 @@ struct session {
 	uint64_t			 s_room;
 	int64_t				 s_opened_ms;
 	int64_t				 s_last_ms;
+	int64_t				 s_prev_ms;	/* before this read */
 	struct session			*s_room_next;
+	struct hb			 s_hb;
+	struct bucket			 s_bucket;	/* chat messages */
+	/* Replay: live traffic waits in s_held until the broker's
+	 * MSG_REPLAY_DONE; messages the replay carried are dropped. */
+	uint64_t			 s_replay_since;
+	int				 s_replay_bad;
+	int				 s_replaying;
+	uint64_t			 s_replay_max;	/* highest replayed */
+	struct held			*s_held, **s_held_tail;
+	size_t				 s_nheld;
+};
+
+/* A live frame's JSON held back during a replay. */
+struct held {
+	struct held	*h_next;
+	uint64_t	 h_msg;		/* message id, 0 = not a message */
+	size_t		 h_len;
+	char		 h_json[];
 };
 
 /* The local connections of one room. */
@@ -77,10 +106,14 @@ static struct hmap	sessions;	/* id -> session */
 static struct hmap	rooms;		/* room id -> wroom */
 static uint32_t		next_id = 1;
 static struct jw	out_json;	/* scratch; one message at a time */
+static struct event	*sweep_ev;	/* heartbeats of every session */
+static uint64_t		 next_since;	/* see session_next_replay() */
+static int		 next_since_bad;
 
 static void	session_destroy(struct session *);
 static void	session_close(struct session *, uint16_t, const char *);
 static void	session_read(struct session *);
+static int	sweep_start(void);
 
 size_t
 session_count(void)
@@ -162,15 +195,55 @@ session_send_jw(struct session *s, struct jw *j)
 static void
 send_error(struct session *s, const char *message)
 {
-	struct jw	*j = &out_json;
+	render_error(&out_json, message);
+	session_send_jw(s, &out_json);
+}
 
-	jw_reset(j);
-	jw_obj_open(j);
-	jw_kcstr(j, "type", "error");
-	jw_kcstr(j, "message", message);
-	jw_ktime_ms(j, "timestamp", now_ms());
-	jw_obj_close(j);
-	session_send_jw(s, j);
+/*
+ * Traffic that is not an answer to this client: held while a replay
+ * runs, so that it arrives after what the client missed.  msg_id names
+ * a chat message (0 for anything else).
+ */
+static void
+session_send_live(struct session *s, const struct jw *j, uint64_t msg_id)
+{
+	struct held	*h;
+
+	if (j->err || s->s_state != S_OPEN)
+		return;
+	if (!s->s_replaying) {
+		session_send_text(s, j->buf, j->len);
+		return;
+	}
+	if (s->s_nheld >= HELD_MAX ||
+	    (h = malloc(sizeof(*h) + j->len)) == NULL) {
+		session_close(s, CLOSE_TRY_AGAIN, "Too much traffic during "
+		    "replay");
+		return;
+	}
+	h->h_next = NULL;
+	h->h_msg = msg_id;
+	h->h_len = j->len;
+	memcpy(h->h_json, j->buf, j->len);
+	*s->s_held_tail = h;
+	s->s_held_tail = &h->h_next;
+	s->s_nheld++;
+}
+
+/* Send (or, with send 0, drop) what was held, in order. */
+static void
+held_flush(struct session *s, int send)
+{
+	struct held	*h;
+
+	while ((h = s->s_held) != NULL) {
+		s->s_held = h->h_next;
+		if (send && (h->h_msg == 0 || h->h_msg > s->s_replay_max))
+			session_send_text(s, h->h_json, h->h_len);
+		free(h);
+	}
+	s->s_held_tail = &s->s_held;
+	s->s_nheld = 0;
 }
 
 static void
@@ -243,6 +316,7 @@ session_destroy(struct session *s)
 	}
 	room_unlink(s);
 	hmap_del(&sessions, s->s_id);
+	held_flush(s, 0);
 	event_free(s->s_timer);
 	if (s->s_pre != NULL)
 		evbuffer_free(s->s_pre);
@@ -283,7 +357,14 @@ session_start_bev(struct bufferevent *bev, struct MHD_UpgradeResponseHandle *urh
 	s->s_urh = urh;
 	s->s_user = user;
 	s->s_room = room;
-	s->s_opened_ms = s->s_last_ms = now_ms();
+	s->s_opened_ms = s->s_last_ms = s->s_prev_ms = now_ms();
+	s->s_held_tail = &s->s_held;
+	s->s_replay_since = next_since;
+	s->s_replay_bad = next_since_bad;
+	next_since = 0;
+	next_since_bad = 0;
+	if (sweep_start() == -1)
+		goto fail_free;
 	ws_reader_init(&s->s_rd, wctx->w_conf.ws_max_frame);
 	s->s_out = bufferevent_get_output(bev);
 	s->s_timer = evtimer_new(wctx->w_base, timer_cb, s);
@@ -329,10 +410,19 @@ fail:
 }
 
 void
+session_next_replay(uint64_t since, int bad)
+{
+	next_since = since;
+	next_since_bad = bad;
+}
+
+void
 session_accepted(uint32_t id, const char *username, size_t len)
 {
 	struct session	*s = hmap_get(&sessions, id);
 	struct jw	*j = &out_json;
+	struct chan	*ch = wctx->w_broker;
+	size_t		 off;
 
 	(void)username;
 	(void)len;
@@ -349,6 +439,17 @@ session_accepted(uint32_t id, const char *username, size_t len)
 	jw_kint(j, "connection_timeout", wctx->w_conf.connection_timeout);
 	jw_obj_close(j);
 	session_send_jw(s, j);
+	hb_init(&s->s_hb, &wctx->w_conf, now_ms());
+	bucket_init(&s->s_bucket, wctx->w_conf.rate_limit_messages, now_ms());
+	if (s->s_replay_bad)
+		send_error(s, "Cannot replay: since must be a message id");
+	else if (s->s_replay_since != 0) {
+		/* From here on live traffic waits for the replay. */
+		s->s_replaying = 1;
+		off = chan_begin(ch, MSG_REPLAY, s->s_id);
+		buf_add_u64(chan_out(ch), s->s_replay_since);
+		chan_send(ch, off);
+	}
 	if (bufferevent_enable(s->s_bev, EV_READ) == -1) {
 		session_close(s, WS_CLOSE_INTERNAL, "Internal error");
 		return;
@@ -380,46 +481,8 @@ session_send_failed(uint32_t id, const struct str *temp_id,
 
 	if (s == NULL)
 		return;
-	jw_reset(j);
-	jw_obj_open(j);
-	jw_kcstr(j, "type", "error");
-	jw_kcstr(j, "message", reason);
-	if (temp_id->len > 0)
-		jw_kstr(j, "temp_id", temp_id->s, temp_id->len);
-	jw_kcstr(j, "status", "failed");
-	jw_ktime_ms(j, "timestamp", now_ms());
-	jw_obj_close(j);
+	render_failed(j, reason, temp_id->s, temp_id->len);
 	session_send_jw(s, j);
-}
-
-/* Render a delivery; with_temp adds the sender's temp_id. */
-static void
-render_delivery(struct jw *j, const struct delivery *d, int with_temp)
-{
-	char	did[64];
-	int	n;
-
-	jw_reset(j);
-	jw_obj_open(j);
-	jw_kcstr(j, "type", "message");
-	jw_key(j, "message");
-	jw_obj_open(j);
-	jw_kuint(j, "id", d->id);
-	jw_kstr(j, "content", d->content.s, d->content.len);
-	jw_kuint(j, "sender_id", d->sender);
-	jw_kstr(j, "sender_username", d->username.s, d->username.len);
-	jw_kcstr(j, "status", "sent");
-	jw_ktime_ms(j, "created_at", d->created_ms);
-	jw_kuint(j, "room_id", d->room);
-	if (with_temp)
-		jw_kstr(j, "temp_id", d->temp_id.s, d->temp_id.len);
-	jw_obj_close(j);
-	n = snprintf(did, sizeof(did), "msg_%" PRIu64 "_%" PRId64 ".%03d",
-	    d->id, d->created_ms / 1000, (int)(d->created_ms % 1000));
-	jw_kstr(j, "delivery_id", did, n);
-	if (with_temp)
-		jw_kstr(j, "temp_id", d->temp_id.s, d->temp_id.len);
-	jw_obj_close(j);
 }
 
 void
@@ -438,6 +501,17 @@ session_deliver(const struct delivery *d)
 	for (s = r->wr_head; s != NULL; s = s->s_room_next) {
 		if (s->s_state != S_OPEN)
 			continue;
+		/* The replay's query may see a commit before the broker
+		 * hears of it, so a replayed message can still come live
+		 * after the replay: ids only grow, so drop it. */
+		if (d->id <= s->s_replay_max)
+			continue;
+		if (s->s_replaying) {
+			render_delivery(&out_json, d,
+			    s->s_id == d->sender_conn && d->temp_id.len > 0);
+			session_send_live(s, &out_json, d->id);
+			continue;
+		}
 		if (s->s_id == d->sender_conn && d->temp_id.len > 0) {
 			render_delivery(&out_json, d, 1);
 			session_send_jw(s, &out_json);
@@ -473,20 +547,26 @@ has_text(const char *p, size_t n)
 	return 0;
 }
 
+/* The refusal of a chat message names its temp_id, so that the client
+ * can mark it failed. */
+static void
+refuse_message(struct session *s, const char *why, const char *temp,
+    size_t tlen)
+{
+	render_failed(&out_json, why, temp, tlen);
+	session_send_jw(s, &out_json);
+}
+
 static void
 handle_message(struct session *s, const struct jdoc *doc)
 {
 	struct chan	*ch = wctx->w_broker;
+	const struct config *conf = &wctx->w_conf;
 	char		 temp[TEMP_ID_MAX + 1], err[96];
 	char		*content;
 	size_t		 clen, tlen = 0, off;
 	int		 ci, ti;
 
-	ci = jdoc_find(doc, "content");
-	if (ci == -1 || jdoc_type(doc, ci) != JT_STRING) {
-		send_error(s, "Message content cannot be empty");
-		return;
-	}
 	ti = jdoc_find(doc, "temp_id");
 	if (ti != -1 && jdoc_type(doc, ti) != JT_NULL) {
 		if (jdoc_type(doc, ti) != JT_STRING ||
@@ -496,20 +576,41 @@ handle_message(struct session *s, const struct jdoc *doc)
 			return;
 		}
 	}
+	ci = jdoc_find(doc, "content");
+	if (ci == -1 || jdoc_type(doc, ci) == JT_NULL) {
+		refuse_message(s, "Message content cannot be empty", temp,
+		    tlen);
+		return;
+	}
+	if (jdoc_type(doc, ci) != JT_STRING) {
+		refuse_message(s, "Message content must be a string", temp,
+		    tlen);
+		return;
+	}
 	if ((content = jdoc_strdup(doc, ci, &clen)) == NULL) {
-		send_error(s, "Invalid JSON format");
+		refuse_message(s, "Invalid JSON format", temp, tlen);
 		return;
 	}
 	if (!has_text(content, clen)) {
-		send_error(s, "Message content cannot be empty");
+		refuse_message(s, "Message content cannot be empty", temp,
+		    tlen);
 		free(content);
 		return;
 	}
-	if (utf8_chars(content, clen) >
-	    (size_t)wctx->w_conf.message_size_limit) {
+	if (utf8_chars(content, clen) > (size_t)conf->message_size_limit) {
 		snprintf(err, sizeof(err), "Message too long (max %d "
-		    "characters)", wctx->w_conf.message_size_limit);
-		send_error(s, err);
+		    "characters)", conf->message_size_limit);
+		refuse_message(s, err, temp, tlen);
+		free(content);
+		return;
+	}
+	/* Counted only for messages that would be stored. */
+	if (!bucket_take(&s->s_bucket, conf->rate_limit_messages,
+	    conf->rate_limit_window, now_ms())) {
+		snprintf(err, sizeof(err), "Rate limit exceeded (max %d "
+		    "messages per %d seconds)", conf->rate_limit_messages,
+		    conf->rate_limit_window);
+		refuse_message(s, err, temp, tlen);
 		free(content);
 		return;
 	}
@@ -521,48 +622,164 @@ handle_message(struct session *s, const struct jdoc *doc)
 }
 
 static void
-handle_ping(struct session *s)
+handle_ping(struct session *s, const struct jdoc *doc)
 {
-	struct jw	*j = &out_json;
-	int64_t		 now = now_ms();
+	(void)doc;
+	render_pong(&out_json);
+	session_send_jw(s, &out_json);
+}
 
-	jw_reset(j);
-	jw_obj_open(j);
-	jw_kcstr(j, "type", "pong");
-	jw_ktime_ms(j, "timestamp", now);
-	jw_ktime_ms(j, "server_time", now);
-	jw_obj_close(j);
-	session_send_jw(s, j);
+static void
+handle_pong(struct session *s, const struct jdoc *doc)
+{
+	(void)doc;
+	hb_pong(&s->s_hb);
+}
+
+static void
+handle_connection_check(struct session *s, const struct jdoc *doc)
+{
+	(void)doc;
+	render_connection_status(&out_json, s->s_opened_ms, s->s_prev_ms);
+	session_send_jw(s, &out_json);
+}
+
+static void
+send_typing(struct session *s, int on)
+{
+	struct chan	*ch = wctx->w_broker;
+	size_t		 off;
+
+	off = chan_begin(ch, MSG_TYPING, s->s_id);
+	buf_add_u8(chan_out(ch), on);
+	chan_send(ch, off);
+}
+
+static void
+handle_typing_on(struct session *s, const struct jdoc *doc)
+{
+	(void)doc;
+	send_typing(s, 1);
+}
+
+static void
+handle_typing_off(struct session *s, const struct jdoc *doc)
+{
+	(void)doc;
+	send_typing(s, 0);
+}
+
+/*
+ * message_id as a JSON integer, or as a string of digits: browsers read
+ * ids back from data-* attributes as strings.  0 and an error sent, or
+ * the id.
+ */
+static uint64_t
+doc_message_id(struct session *s, const struct jdoc *doc)
+{
+	char		 text[24];
+	size_t		 n, i;
+	int64_t		 v;
+	int		 mi;
+
+	mi = jdoc_find(doc, "message_id");
+	if (mi == -1 || jdoc_type(doc, mi) == JT_NULL) {
+		send_error(s, "message_id is required");
+		return 0;
+	}
+	if (jdoc_type(doc, mi) == JT_NUMBER && jdoc_int64(doc, mi, &v) == 0 &&
+	    v > 0)
+		return (uint64_t)v;
+	if (jdoc_type(doc, mi) == JT_STRING &&
+	    jdoc_str(doc, mi, text, sizeof(text), &n) == 0 && n > 0 &&
+	    n <= 18 && text[0] != '0') {
+		for (i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
+			;
+		if (i == n)
+			return strtoull(text, NULL, 10);
+	}
+	send_error(s, "message_id must be a positive integer");
+	return 0;
+}
+
+static void
+send_status(struct session *s, const struct jdoc *doc, int status)
+{
+	struct chan	*ch = wctx->w_broker;
+	uint64_t	 id;
+	size_t		 off;
+
+	if ((id = doc_message_id(s, doc)) == 0)
+		return;
+	off = chan_begin(ch, MSG_STATUS, s->s_id);
+	buf_add_u64(chan_out(ch), id);
+	buf_add_u8(chan_out(ch), status);
+	chan_send(ch, off);
+}
+
+static void
+handle_delivered(struct session *s, const struct jdoc *doc)
+{
+	send_status(s, doc, 2);
+}
+
+static void
+handle_read(struct session *s, const struct jdoc *doc)
+{
+	send_status(s, doc, 3);
+}
+
+/* Client -> server message types, sorted for bsearch. */
+static const struct handler {
+	const char	*h_type;
+	void		(*h_fn)(struct session *, const struct jdoc *);
+} handlers[] = {
+	{ "connection_check", handle_connection_check },
+	{ "message", handle_message },
+	{ "message_delivered", handle_delivered },
+	{ "message_read", handle_read },
+	{ "ping", handle_ping },
+	{ "pong", handle_pong },
+	{ "typing_off", handle_typing_off },
+	{ "typing_on", handle_typing_on },
+};
+
+static int
+handler_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct handler *)elem)->h_type);
 }
 
 static void
 handle_text(struct session *s, const uint8_t *data, size_t len)
 {
-	struct jdoc	 doc;
-	char		 type[64], err[96];
-	int		 ti;
+	const struct handler	*h;
+	struct jdoc		 doc;
+	char			 type[64], err[96];
+	int			 ti;
 
 	if (jdoc_parse(&doc, (const char *)data, len) == -1) {
 		send_error(s, "Invalid JSON format");
 		return;
 	}
 	ti = jdoc_find(&doc, "type");
-	if (ti == -1 || jdoc_type(&doc, ti) != JT_STRING ||
-	    jdoc_str(&doc, ti, type, sizeof(type), NULL) == -1) {
+	if (ti == -1 || jdoc_type(&doc, ti) != JT_STRING) {
 		send_error(s, "Message type is required");
 		return;
 	}
-	if (strcmp(type, "message") == 0)
-		handle_message(s, &doc);
-	else if (strcmp(type, "ping") == 0)
-		handle_ping(s);
-	else if (strcmp(type, "pong") == 0)
-		;	/* liveness only; last activity is already updated */
-	else {
+	if (jdoc_str(&doc, ti, type, sizeof(type), NULL) == -1) {
+		send_error(s, "Unknown message type");
+		return;
+	}
+	h = bsearch(type, handlers, sizeof(handlers) / sizeof(handlers[0]),
+	    sizeof(handlers[0]), handler_cmp);
+	if (h == NULL) {
 		snprintf(err, sizeof(err), "Unknown message type: %.40s",
 		    type);
 		send_error(s, err);
+		return;
 	}
+	h->h_fn(s, &doc);
 }
 
 static void
@@ -572,6 +789,7 @@ session_read(struct session *s)
 	enum ws_event	 ev;
 	struct evbuffer	*in;
 
+	s->s_prev_ms = s->s_last_ms;
 	s->s_last_ms = now_ms();
 	if (s->s_pre != NULL) {
 		/* Keep stream order: bytes read since go behind extra_in. */
@@ -596,6 +814,7 @@ session_read(struct session *s)
 				session_flush_later(s);
 			break;
 		case WS_EV_PONG:
+			hb_pong(&s->s_hb);
 			break;
 		case WS_EV_CLOSE:
 			s->s_peer_closed = 1;
@@ -625,6 +844,165 @@ session_read(struct session *s)
 		evbuffer_free(s->s_pre);
 		s->s_pre = NULL;
 	}
+}
+
+/*
+ * The heartbeat of one session; returns at once for sessions not open.
+ * Never frees s (closing only starts the handshake), so the sweep may go
+ * on walking the map.
+ */
+static void
+heartbeat(struct session *s, int64_t now)
+{
+	const struct config	*conf = &wctx->w_conf;
+	enum hb_action		 a;
+
+	while (s->s_state == S_OPEN &&
+	    (a = hb_check(&s->s_hb, conf, now)) != HB_NONE) {
+		switch (a) {
+		case HB_PING:
+			render_ping(&out_json, s->s_hb.hb_seq);
+			break;
+		case HB_MISSED:
+		case HB_GIVE_UP:
+			render_reconnect(&out_json, "ping_timeout",
+			    s->s_hb.hb_missed, conf->max_reconnect_attempts);
+			break;
+		default:
+			render_reconnect(&out_json, "connection_timeout",
+			    s->s_hb.hb_missed, conf->max_reconnect_attempts);
+			break;
+		}
+		session_send_jw(s, &out_json);
+		if (a == HB_GIVE_UP)
+			session_close(s, CLOSE_PING_TIMEOUT, "Ping timeout");
+		else if (a == HB_EXPIRED)
+			session_close(s, CLOSE_CONN_TIMEOUT,
+			    "Connection timeout");
+	}
+}
+
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t	 key;
+	void		*v;
+	size_t		 i = 0;
+	int64_t		 now = now_ms();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while (hmap_next(&sessions, &i, &key, &v))
+		heartbeat(v, now);
+}
+
+/* One persistent timer for all sessions, started with the first. */
+static int
+sweep_start(void)
+{
+	struct timeval	tv;
+	int		ms;
+
+	if (sweep_ev != NULL)
+		return 0;
+	ms = hb_sweep_ms(&wctx->w_conf);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	sweep_ev = event_new(wctx->w_base, -1, EV_PERSIST, sweep_cb, NULL);
+	if (sweep_ev == NULL || event_add(sweep_ev, &tv) == -1) {
+		if (sweep_ev != NULL)
+			event_free(sweep_ev);
+		sweep_ev = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+session_conn_error(uint32_t id, const char *text)
+{
+	struct session	*s = hmap_get(&sessions, id);
+
+	if (s != NULL && s->s_state == S_OPEN)
+		send_error(s, text);
+}
+
+/* j to the room's open sessions of every user but skip_user. */
+static void
+room_send_others(uint64_t room, uint64_t skip_user, const struct jw *j)
+{
+	struct wroom	*r = hmap_get(&rooms, room);
+	struct session	*s;
+
+	if (r == NULL)
+		return;
+	for (s = r->wr_head; s != NULL; s = s->s_room_next)
+		if (s->s_user != skip_user)
+			session_send_live(s, j, 0);
+}
+
+void
+session_status_update(uint64_t room, uint64_t msg_id, int status,
+    int64_t ts_ms, uint64_t updated_by, uint32_t only_conn)
+{
+	struct session	*s;
+
+	render_status_update(&out_json, msg_id, status, ts_ms, updated_by);
+	if (only_conn == 0) {
+		room_send_others(room, 0, &out_json);
+		return;
+	}
+	/* Part of a replay: goes out now, before the held live traffic. */
+	s = hmap_get(&sessions, only_conn);
+	if (s != NULL && s->s_room == room && s->s_state == S_OPEN)
+		session_send_jw(s, &out_json);
+}
+
+void
+session_typing(uint64_t room, uint64_t user, int on,
+    const struct str *username)
+{
+	render_typing(&out_json, user, username, on);
+	room_send_others(room, user, &out_json);
+}
+
+void
+session_presence(uint64_t room, uint64_t user, int online,
+    int64_t last_seen_ms, const struct str *username)
+{
+	render_user_status(&out_json, user, username, online, last_seen_ms);
+	room_send_others(room, user, &out_json);
+}
+
+void
+session_replay_msg(uint32_t id, const struct delivery *d)
+{
+	struct session	*s = hmap_get(&sessions, id);
+
+	if (s == NULL || s->s_state != S_OPEN || !s->s_replaying ||
+	    d->room != s->s_room)
+		return;
+	/* The user's own messages carry their temp_id: one sent during the
+	 * replay may come only this way. */
+	render_delivery(&out_json, d, d->sender == s->s_user &&
+	    d->temp_id.len > 0);
+	session_send_jw(s, &out_json);
+	if (d->id > s->s_replay_max)
+		s->s_replay_max = d->id;
+}
+
+void
+session_replay_done(uint32_t id, const char *notice)
+{
+	struct session	*s = hmap_get(&sessions, id);
+
+	if (s == NULL || s->s_state != S_OPEN || !s->s_replaying)
+		return;
+	if (notice[0] != '\0')
+		send_error(s, notice);
+	s->s_replaying = 0;
+	held_flush(s, 1);
 }
 
 void

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "render.h"
 
 struct MHD_UpgradeResponseHandle;
 struct bufferevent;
@@ -36,17 +37,26 @@ void	session_send_failed(uint32_t id, const struct str *temp_id,
 	    const char *reason);
 
 /* A committed message for every local connection in the room. */
-struct delivery {
-	uint64_t	room;
-	uint64_t	id;
-	uint64_t	sender;
-	int64_t		created_ms;
-	uint32_t	sender_conn;
-	struct str	username;
-	struct str	temp_id;
-	struct str	content;
-};
 void	session_deliver(const struct delivery *);
+
+/*
+ * Options of the next session_start*() call, taken from the upgrade
+ * request: replay the room after message id since (0 = no replay); bad
+ * means a since parameter was given but is not a message id.  The next
+ * session_start*() consumes them.
+ */
+void	session_next_replay(uint64_t since, int bad);
+
+/* Broker notices for the clients (chat protocol). */
+void	session_conn_error(uint32_t id, const char *text);
+void	session_status_update(uint64_t room, uint64_t msg_id, int status,
+	    int64_t ts_ms, uint64_t updated_by, uint32_t only_conn);
+void	session_typing(uint64_t room, uint64_t user, int on,
+	    const struct str *username);
+void	session_presence(uint64_t room, uint64_t user, int online,
+	    int64_t last_seen_ms, const struct str *username);
+void	session_replay_msg(uint32_t id, const struct delivery *);
+void	session_replay_done(uint32_t id, const char *notice);
 
 /* Answer the room's clients with health_check_response. */
 void	session_health_check(uint64_t room);

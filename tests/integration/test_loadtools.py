@@ -29,16 +29,34 @@ def room_and_token(db, chatd):
     return chatd, room, h.token(a)
 
 
-def test_loadtest_stress_counts_acknowledged_messages(room_and_token):
+def stress_counts(out):
+    line = [l for l in out.splitlines() if l.startswith("messages acknowledged")]
+    assert line, out
+    acked, _, sent = line[0].split()[2:5]
+    errors = [l for l in out.splitlines() if l.startswith("held ")][0]
+    return int(acked), int(sent), int(errors.rsplit("errors ", 1)[1])
+
+
+def test_loadtest_stress_counts_acknowledged_messages(db, chatd_factory):
+    server = chatd_factory(rate_limit_messages=1000000)
+    a = h.make_user(db, h.unique_name("lt_a"))
+    room = h.make_room(db, a, h.make_user(db, h.unique_name("lt_b")))
+    url = "ws://127.0.0.1:%d/ws/chat/%d/" % (server.port, room)
+    r = run([tool("chat-loadtest"), url, h.token(a), "stress", "2"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().endswith("PASS"), r.stdout
+    acked, sent, errors = stress_counts(r.stdout)
+    assert acked > 0 and acked == sent and errors == 0, r.stdout
+
+
+def test_loadtest_stress_reports_the_rate_limit(room_and_token):
     server, room, tok = room_and_token
     url = "ws://127.0.0.1:%d/ws/chat/%d/" % (server.port, room)
     r = run([tool("chat-loadtest"), url, tok, "stress", "2"])
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.strip().endswith("PASS"), r.stdout
-    line = [l for l in r.stdout.splitlines() if l.startswith("messages acknowledged")]
-    assert line, r.stdout
-    acked, _, sent = line[0].split()[2:5]
-    assert int(acked) > 0 and int(acked) == int(sent), line[0]
+    acked, sent, errors = stress_counts(r.stdout)
+    # The default limit (a burst of 300, then 30 a second) refuses the rest,
+    # each with an error.
+    assert 300 <= acked <= 300 + 30 * 3 and errors > 0 and acked + errors == sent, r.stdout
 
 
 def test_loadtest_long_holds_the_connection(room_and_token):

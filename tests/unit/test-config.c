@@ -14,26 +14,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
-
-static int	passed, failed;
-
-static void
-check(int ok, const char *reason, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: %s: ", reason);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /*
  * The test's own view of which keyword sets which field, so rows can say
@@ -597,6 +579,7 @@ static const char *const worker_keys[] = {
 	"connection_timeout", "heartbeat_interval", "jwt_algorithm",
 	"jwt_secret", "jwt_user_claim", "max_reconnect_attempts",
 	"message_size_limit", "ping_timeout", "ws_max_message",
+	"rate_limit_messages", "rate_limit_window",
 };
 
 /* Broker-only: must never leave the broker. */
@@ -604,7 +587,7 @@ static const char *const broker_keys[] = {
 	"control_socket", "database_host", "database_name",
 	"database_password", "database_port", "database_socket",
 	"database_user", "listen", "pid_file", "syslog_facility",
-	"worker_path", "workers",
+	"worker_path", "workers", "typing_timeout",
 };
 
 #define NWORKER	(sizeof(worker_keys) / sizeof(worker_keys[0]))
@@ -715,6 +698,5 @@ main(void)
 	test_load();
 	test_load_misc();
 	test_worker_items();
-	printf("test-config: %d passed, %d failed\n", passed, failed);
-	return failed == 0 ? 0 : 1;
+	return check_report("test-config");
 }

@@ -15,27 +15,9 @@
 
 #include <event2/buffer.h>
 
+#include "check.h"
 #include "buf.h"
 #include "wire.h"
-
-static int	passed, failed;
-
-static void
-check(int ok, const char *reason, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: %s: ", reason);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 static struct evbuffer *
 evbuf_new(void)
@@ -818,6 +800,10 @@ static const struct {
 	N(MSG_CTL_ROOM_LIST), N(MSG_CTL_ROOM_SHOW), N(MSG_CTL_TOKEN),
 	N(MSG_CTL_PROVISION), N(MSG_CTL_RELOAD), N(MSG_CTL_SHUTDOWN),
 	N(MSG_CTL_ROW), N(MSG_CTL_DATA), N(MSG_CTL_END), N(MSG_CTL_FAIL),
+	/* chat protocol */
+	N(MSG_TYPING), N(MSG_STATUS), N(MSG_REPLAY), N(MSG_CONN_ERROR),
+	N(MSG_STATUS_UPDATE), N(MSG_TYPING_UPDATE), N(MSG_PRESENCE),
+	N(MSG_REPLAY_MSG), N(MSG_REPLAY_DONE),
 };
 
 static const uint32_t	unknown_types[] = { MSG_TYPE_MAX, 0xffff,
@@ -932,6 +918,5 @@ main(void)
 	test_buf();
 	test_names();
 	test_golden();
-	printf("test-wire: %d passed, %d failed\n", passed, failed);
-	return failed == 0 ? 0 : 1;
+	return check_report("test-wire");
 }

@@ -1,0 +1,332 @@
+/*
+ * status.c - message status transitions, their batch writes and
+ * announcements.
+ *
+ * The index of recent messages is a ring of RECENT_MAX entries with a hash
+ * map on the id; the oldest entry makes room for the newest.  An entry's
+ * status is moved forward when a change is accepted, before it is written,
+ * so a second request for the same change finds nothing to do.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "wire.h"
+#include "buf.h"
+#include "conn.h"
+#include "db.h"
+#include "fanout.h"
+#include "hmap.h"
+#include "log.h"
+#include "room.h"
+#include "status.h"
+
+#define RECENT_MAX	65536
+#define BATCH_MAX	2000
+
+struct recent {
+	uint64_t	e_id;		/* 0 = free slot */
+	uint64_t	e_room;
+	uint64_t	e_sender;
+	int		e_status;
+};
+
+struct change {
+	uint64_t	ch_id;
+	uint64_t	ch_room;
+	uint64_t	ch_by;
+	int64_t		ch_ms;
+	int		ch_status;
+};
+
+struct cbatch {
+	struct change	*b_rows;
+	size_t		 b_len, b_cap;
+};
+
+/* A lookup of an older message, on behalf of one connection. */
+struct lookup {
+	uint64_t	lk_conn;
+	uint64_t	lk_msg;
+	int		lk_status;
+};
+
+static struct recent	ring[RECENT_MAX];
+static size_t		ring_pos;
+static struct hmap	recent_map;
+static struct cbatch	waiting, inflight;
+static struct buf	sql;
+
+size_t
+status_pending(void)
+{
+	return waiting.b_len + inflight.b_len;
+}
+
+static struct recent *
+recent_put(uint64_t id, uint64_t room, uint64_t sender, int status)
+{
+	struct recent	*e;
+
+	if ((e = hmap_get(&recent_map, id)) != NULL)
+		return e;
+	e = &ring[ring_pos];
+	ring_pos = (ring_pos + 1) % RECENT_MAX;
+	if (e->e_id != 0)
+		hmap_del(&recent_map, e->e_id);
+	e->e_id = id;
+	e->e_room = room;
+	e->e_sender = sender;
+	e->e_status = status;
+	if (hmap_put(&recent_map, id, e) == -1) {
+		e->e_id = 0;
+		return NULL;
+	}
+	return e;
+}
+
+void
+status_note_stored(uint64_t msg_id, uint64_t room, uint64_t sender)
+{
+	if (recent_put(msg_id, room, sender, MS_SENT) == NULL)
+		log_warnx("%s: out of memory", __func__);
+}
+
+static void
+ms_sql(struct buf *b, int64_t ms)
+{
+	char	t[48];
+	int	n;
+
+	n = snprintf(t, sizeof(t), "FROM_UNIXTIME(%" PRId64 ".%03d)",
+	    ms / 1000, (int)(ms % 1000));
+	buf_add(b, t, n);
+}
+
+/*
+ * CASE id WHEN ... THEN <ts> ... END over the rows at or past min_status.
+ * CASE takes the first WHEN that matches, so a message changed twice in
+ * one batch gets its earliest time, or with latest its last one.
+ */
+static void
+case_time(struct buf *b, const struct cbatch *cb, int min_status, int latest)
+{
+	const struct change	*c;
+	char			 t[32];
+	size_t			 i, any = 0;
+	int			 n;
+
+	for (i = 0; i < cb->b_len; i++)
+		any += cb->b_rows[i].ch_status >= min_status;
+	if (any == 0) {
+		buf_add(b, "NULL", 4);	/* CASE needs at least one WHEN */
+		return;
+	}
+	buf_add(b, "CASE id", 7);
+	for (i = 0; i < cb->b_len; i++) {
+		c = &cb->b_rows[latest ? cb->b_len - 1 - i : i];
+		if (c->ch_status < min_status)
+			continue;
+		n = snprintf(t, sizeof(t), " WHEN %" PRIu64 " THEN ", c->ch_id);
+		buf_add(b, t, n);
+		ms_sql(b, c->ch_ms);
+	}
+	buf_add(b, " ELSE NULL END", 14);
+}
+
+static void	flush(void);
+
+static void
+batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
+    unsigned long long affected, void *arg)
+{
+	struct change	*c;
+	size_t		 i;
+
+	(void)res;
+	(void)affected;
+	(void)arg;
+	if (err != 0)
+		/* XXX The index already says so; a server-side error on a
+		 * plain UPDATE means a broken schema, not a busy server. */
+		log_warnx("%s: %zu status changes not stored: %s", __func__,
+		    inflight.b_len, errstr);
+	else
+		for (i = 0; i < inflight.b_len; i++) {
+			c = &inflight.b_rows[i];
+			status_applied(c->ch_room, c->ch_id, c->ch_status,
+			    c->ch_ms, c->ch_by);
+		}
+	inflight.b_len = 0;
+	flush();
+}
+
+/*
+ * One UPDATE for the whole batch.  A message changed twice in one batch
+ * appears twice: the status CASE lists the latest change first, and
+ * GREATEST/COALESCE keep the furthest status and the first time each
+ * status was reached.
+ */
+static void
+flush(void)
+{
+	struct cbatch	 tmp;
+	char		 t[32];
+	size_t		 i;
+	int		 n;
+
+	if (inflight.b_len > 0 || waiting.b_len == 0)
+		return;
+	tmp = inflight;
+	inflight = waiting;
+	waiting = tmp;
+	buf_reset(&sql);
+	buf_add(&sql, "UPDATE messages SET status = GREATEST(status, CASE id",
+	    53);
+	for (i = inflight.b_len; i-- > 0; ) {
+		/* Latest first: the furthest status of a message wins. */
+		n = snprintf(t, sizeof(t), " WHEN %" PRIu64 " THEN %d",
+		    inflight.b_rows[i].ch_id, inflight.b_rows[i].ch_status);
+		buf_add(&sql, t, n);
+	}
+	buf_add(&sql, " ELSE status END), delivered_at = COALESCE("
+	    "delivered_at, ", 43);
+	case_time(&sql, &inflight, MS_DELIVERED, 0);
+	buf_add(&sql, "), read_at = COALESCE(read_at, ", 31);
+	case_time(&sql, &inflight, MS_READ, 0);
+	buf_add(&sql, "), updated_at = COALESCE(", 25);
+	case_time(&sql, &inflight, MS_DELIVERED, 1);
+	buf_add(&sql, ", updated_at) WHERE id IN (", 27);
+	for (i = 0; i < inflight.b_len; i++) {
+		n = snprintf(t, sizeof(t), "%s%" PRIu64, i ? "," : "",
+		    inflight.b_rows[i].ch_id);
+		buf_add(&sql, t, n);
+	}
+	buf_add(&sql, ")", 1);
+	if (sql.b_err || db_query(broker->b_dbw, (char *)sql.b_data,
+	    sql.b_len, batch_done_cb, NULL) == -1)
+		fatalx("%s: out of memory building a status batch", __func__);
+}
+
+static int
+batch_add(const struct change *c)
+{
+	struct change	*p;
+	size_t		 cap;
+
+	if (waiting.b_len == waiting.b_cap) {
+		cap = waiting.b_cap ? waiting.b_cap * 2 : 64;
+		if ((p = reallocarray(waiting.b_rows, cap, sizeof(*p))) == NULL)
+			return -1;
+		waiting.b_rows = p;
+		waiting.b_cap = cap;
+	}
+	waiting.b_rows[waiting.b_len++] = *c;
+	return 0;
+}
+
+/* Decide on a request against a known message; answers the client. */
+static void
+decide(struct bconn *c, struct recent *e, int status)
+{
+	struct change	ch;
+
+	if (e->e_room != c->c_room_id) {
+		fanout_conn_error(c, "Message not found");
+		return;
+	}
+	if (e->e_sender == c->c_user) {
+		fanout_conn_error(c, "Only the recipient can update the status "
+		    "of a message");
+		return;
+	}
+	if (status <= e->e_status)
+		return;		/* repeated or backward: nothing changes */
+	if (waiting.b_len >= BATCH_MAX * 64) {
+		fanout_conn_error(c, "Status update failed, try again");
+		return;
+	}
+	ch.ch_id = e->e_id;
+	ch.ch_room = e->e_room;
+	ch.ch_by = c->c_user;
+	ch.ch_ms = now_ms();
+	ch.ch_status = status;
+	if (batch_add(&ch) == -1) {
+		fanout_conn_error(c, "Status update failed, try again");
+		return;
+	}
+	e->e_status = status;
+	flush();
+}
+
+static void
+lookup_cb(MYSQL_RES *res, unsigned err, const char *errstr,
+    unsigned long long affected, void *arg)
+{
+	struct lookup	*lk = arg;
+	struct bconn	*c = conn_get(lk->lk_conn);
+	struct recent	*e = NULL;
+	MYSQL_ROW	 row;
+
+	(void)affected;
+	if (err != 0)
+		log_warnx("%s: message %" PRIu64 ": %s", __func__, lk->lk_msg,
+		    errstr);
+	else if (res != NULL && (row = mysql_fetch_row(res)) != NULL)
+		e = recent_put(lk->lk_msg, strtoull(row[0], NULL, 10),
+		    strtoull(row[1], NULL, 10), atoi(row[2]));
+	if (c != NULL && c->c_state == BC_OPEN) {
+		if (e != NULL)
+			decide(c, e, lk->lk_status);
+		else if (err != 0)
+			fanout_conn_error(c, "Status update failed, try again");
+		else
+			fanout_conn_error(c, "Message not found");
+	}
+	free(lk);
+}
+
+void
+status_request(struct bconn *c, uint64_t msg_id, int status)
+{
+	struct recent	*e;
+	struct lookup	*lk;
+	char		 q[128];
+	int		 n;
+
+	if ((e = hmap_get(&recent_map, msg_id)) != NULL) {
+		decide(c, e, status);
+		return;
+	}
+	if ((lk = malloc(sizeof(*lk))) == NULL) {
+		fanout_conn_error(c, "Status update failed, try again");
+		return;
+	}
+	lk->lk_conn = c->c_key;
+	lk->lk_msg = msg_id;
+	lk->lk_status = status;
+	n = snprintf(q, sizeof(q), "SELECT room_id, sender_id, status FROM "
+	    "messages WHERE id = %" PRIu64, msg_id);
+	if (db_query(broker->b_dbr, q, n, lookup_cb, lk) == -1) {
+		free(lk);
+		fanout_conn_error(c, "Status update failed, try again");
+	}
+}
+
+void
+status_applied(uint64_t room, uint64_t msg_id, int status, int64_t ts_ms,
+    uint64_t updated_by)
+{
+	struct buf	b;
+
+	buf_init(&b);
+	buf_add_u64(&b, msg_id);
+	buf_add_u8(&b, (uint8_t)status);
+	buf_add_u64(&b, (uint64_t)ts_ms);
+	buf_add_u64(&b, updated_by);
+	buf_add_u32(&b, 0);
+	fanout_room(room_get(room), MSG_STATUS_UPDATE, &b);
+	buf_free(&b);
+}
