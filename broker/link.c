@@ -11,6 +11,7 @@
 #include "link.h"
 #include "log.h"
 #include "order.h"
+#include "query.h"
 #include "room.h"
 #include "stats.h"
 #include "supervise.h"
@@ -190,6 +191,8 @@ link_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return recv_ws_close(w, m);
 	case MSG_SEND:
 		return recv_send(w, m);
+	case MSG_REST_QUERY:
+		return query_recv(w->w_index, m);
 	default:
 		log_warnx("worker %d sent %s, which only the broker sends",
 		    w->w_index, msg_type_name(m->hdr.type));

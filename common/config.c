@@ -36,6 +36,7 @@ struct keyword {
 static const struct keyword keywords[] = {
 	KINT("connection_timeout", connection_timeout, CFG_WORKER, 1, 31536000),
 	KSTR("control_socket", control_socket, CFG_BROKER),
+	KSTR("cors_origins", cors_origins, CFG_WORKER),
 	KSTR("database_host", db_host, CFG_BROKER),
 	KSTR("database_name", db_name, CFG_BROKER),
 	KSTR("database_password", db_password, CFG_BROKER),
@@ -51,6 +52,8 @@ static const struct keyword keywords[] = {
 	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 1000000),
 	KSTR("pid_file", pid_file, CFG_BROKER),
 	KINT("ping_timeout", ping_timeout, CFG_WORKER, 1, 86400),
+	KSTR("public_url", public_url, CFG_WORKER),
+	KINT("rest_timeout", rest_timeout, CFG_WORKER, 1, 3600),
 	{ "syslog_facility", CK_FACILITY, CFG_BROKER, 0, 0, 0, 0 },
 	KSTR("worker_path", worker_path, CFG_BROKER),
 	KINT("workers", workers, CFG_BROKER, 0, 64),
@@ -88,6 +91,7 @@ config_defaults(struct config *c)
 	c->message_size_limit = 1000;
 	c->ws_max_frame = 65536;
 	c->syslog_facility = LOG_DAEMON;
+	c->rest_timeout = 10;
 }
 
 static int

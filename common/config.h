@@ -45,6 +45,11 @@ struct config {
 	int			message_size_limit;	/* characters */
 	int			ws_max_frame;		/* bytes of one WebSocket message */
 	int			syslog_facility;
+
+	/* REST API */
+	char			public_url[256];	/* "" = from the Host header */
+	char			cors_origins[1024];	/* space-separated, "*" = any */
+	int			rest_timeout;		/* seconds to wait for the broker */
 };
 
 /* Keyword groups: which process needs it. */

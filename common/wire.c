@@ -18,6 +18,11 @@ static const char *const msg_names[MSG_TYPE_MAX] = {
 	[MSG_WS_OPEN] = "MSG_WS_OPEN",
 	[MSG_WS_CLOSE] = "MSG_WS_CLOSE",
 	[MSG_SEND] = "MSG_SEND",
+	[MSG_REST_QUERY] = "MSG_REST_QUERY",
+	[MSG_REST_USER] = "MSG_REST_USER",
+	[MSG_REST_ROOM] = "MSG_REST_ROOM",
+	[MSG_REST_MESSAGE] = "MSG_REST_MESSAGE",
+	[MSG_REST_DONE] = "MSG_REST_DONE",
 };
 
 const char *

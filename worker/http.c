@@ -305,6 +305,8 @@ http_shutdown(void)
 {
 	if (mhd == NULL)
 		return;
+	rest_shutdown();
+	MHD_run(mhd);
 	event_free(mhd_ev);
 	event_free(mhd_timer);
 	MHD_stop_daemon(mhd);

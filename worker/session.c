@@ -25,6 +25,7 @@
 #include <microhttpd.h>
 
 #include "chan.h"
+#include "content.h"
 #include "hmap.h"
 #include "http.h"
 #include "json.h"
@@ -460,19 +461,6 @@ session_deliver(const struct delivery *d)
 	evbuffer_free(frame);
 }
 
-/* Is there anything but white space?  Content is stored as sent. */
-static int
-has_text(const char *p, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' &&
-		    p[i] != '\r' && p[i] != '\f' && p[i] != '\v')
-			return 1;
-	return 0;
-}
-
 static void
 handle_message(struct session *s, const struct jdoc *doc)
 {
@@ -500,15 +488,8 @@ handle_message(struct session *s, const struct jdoc *doc)
 		send_error(s, "Invalid JSON format");
 		return;
 	}
-	if (!has_text(content, clen)) {
-		send_error(s, "Message content cannot be empty");
-		free(content);
-		return;
-	}
-	if (utf8_chars(content, clen) >
-	    (size_t)wctx->w_conf.message_size_limit) {
-		snprintf(err, sizeof(err), "Message too long (max %d "
-		    "characters)", wctx->w_conf.message_size_limit);
+	if (content_check(content, clen, wctx->w_conf.message_size_limit,
+	    err, sizeof(err)) == -1) {
 		send_error(s, err);
 		free(content);
 		return;
