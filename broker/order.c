@@ -425,7 +425,7 @@ static void
 batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
-	struct pmsg	*m;
+	struct pmsg	*m, *next, *rows;
 	static const char marker[] = "DO 1";
 
 	(void)res;
@@ -451,7 +451,15 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	 */
 	log_warnx("%s: batch of %zu failed (%s), retrying row by row",
 	    __func__, inflight.q_len, errstr);
-	for (m = inflight.q_head; m != NULL; m = m->m_next) {
+	/* The rows are owned by their queries from here: a query may
+	 * finish (and free its row) inside db_query(). */
+	rows = inflight.q_head;
+	rowwise = 1;
+	inflight.q_len = 0;
+	inflight.q_head = NULL;
+	inflight.q_tail = &inflight.q_head;
+	for (m = rows; m != NULL; m = next) {
+		next = m->m_next;
 		buf_reset(&sql);
 		buf_add(&sql, insert_head, sizeof(insert_head) - 1);
 		sql_row(&sql, m);
@@ -463,10 +471,6 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	if (db_query(broker->b_dbw, marker, sizeof(marker) - 1,
 	    rowwise_done_cb, NULL) == -1)
 		fatalx("%s: out of memory", __func__);
-	rowwise = 1;
-	inflight.q_len = 0;	/* rows are now owned by their queries */
-	inflight.q_head = NULL;
-	inflight.q_tail = &inflight.q_head;
 }
 
 static void

@@ -225,6 +225,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		*con_cls = r;
+		if (strncmp(url, ws_prefix, sizeof(ws_prefix) - 1) != 0)
+			return rest_early(c, url, method, &r->r_rest);
 		return MHD_YES;
 	}
 	r->r_calls++;

@@ -619,16 +619,37 @@ take_body(struct rest_req *rq, const char *data, size_t n)
 	rq->rq_len += n;
 }
 
-/* A declared body over the limit: refused before it is read.  1 if so. */
-static int
-body_declared_too_big(struct MHD_Connection *c)
+static struct rest_req *
+req_new(struct MHD_Connection *c, const char *url)
+{
+	struct rest_req	*rq;
+
+	if ((rq = calloc(1, sizeof(*rq))) == NULL)
+		return NULL;
+	rq->rq_conn = c;
+	jw_init(&rq->rq_out);
+	rview_init(&rq->rq_view);
+	route(rq, url);
+	return rq;
+}
+
+enum MHD_Result
+rest_early(struct MHD_Connection *c, const char *url, const char *method,
+    struct rest_req **state)
 {
 	const char	*v;
+	struct rest_req	*rq;
 
 	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	return v != NULL && strtoull(v, NULL, 10) >
-	    (unsigned long long)wctx->w_conf.ws_max_frame;
+	if (v == NULL || strtoull(v, NULL, 10) <=
+	    (unsigned long long)wctx->w_conf.ws_max_frame)
+		return MHD_YES;
+	if ((rq = req_new(c, url)) == NULL)
+		return MHD_NO;
+	*state = rq;
+	rq->rq_too_big = 1;
+	return rest_start(rq, method);
 }
 
 enum MHD_Result
@@ -638,22 +659,8 @@ rest_handle(struct MHD_Connection *c, const char *url, const char *method,
 {
 	struct rest_req	*rq = *state;
 
-	if (rq == NULL) {
-		if ((rq = calloc(1, sizeof(*rq))) == NULL)
-			return MHD_NO;
-		rq->rq_conn = c;
-		jw_init(&rq->rq_out);
-		rview_init(&rq->rq_view);
-		route(rq, url);
-		*state = rq;
-		if (*upload_data_size != 0 && body_declared_too_big(c)) {
-			/* Answer now; MHD then closes instead of reading
-			 * the rest. */
-			rq->rq_too_big = 1;
-			*upload_data_size = 0;
-			return rest_start(rq, method);
-		}
-	}
+	if (rq == NULL && (rq = *state = req_new(c, url)) == NULL)
+		return MHD_NO;
 	if (*upload_data_size != 0) {
 		take_body(rq, upload_data, *upload_data_size);
 		*upload_data_size = 0;

@@ -17,6 +17,13 @@ struct wire_msg;
 enum MHD_Result	rest_handle(struct MHD_Connection *, const char *url,
 		    const char *method, const char *upload_data,
 		    size_t *upload_data_size, struct rest_req **state);
+/*
+ * On the first call of a request (headers only): answer 413 at once if
+ * the declared body is over the limit, so that it is never read.  MHD_YES
+ * with *state untouched if there is nothing to refuse.
+ */
+enum MHD_Result	rest_early(struct MHD_Connection *, const char *url,
+		    const char *method, struct rest_req **state);
 void		rest_free(struct rest_req *);
 /* A MSG_REST_* answer frame from the broker; -1 if malformed. */
 int		rest_reply(struct wire_msg *);
