@@ -402,10 +402,11 @@ flush(void)
 			break;
 		}
 	}
+	/* The batch may complete inside db_query(). */
+	batch_start_us = now_us();
 	if (sql.b_err || db_query(broker->b_dbw, (char *)sql.b_data,
 	    sql.b_len, batch_done_cb, NULL) == -1)
 		fatalx("%s: out of memory building the write batch", __func__);
-	batch_start_us = now_us();
 }
 
 static void

@@ -638,13 +638,13 @@ step_post(struct query *q)
 	}
 	if ((r = need_room(q)) == NULL || !need_rooms(q, &q->q_room, 1))
 		return;
+	q->q_posted = 1;
 	switch (order_post_rest(q->q_user, r->r_id, q->q_temp, q->q_temp_len,
 	    q->q_content, q->q_content_len, posted_cb, q, &dup)) {
 	case ORDER_QUEUED:
-		q->q_posted = 1;	/* posted_cb answers */
+		/* posted_cb answers, perhaps already: q may be gone. */
 		return;
 	case ORDER_DUP_STORED:
-		q->q_posted = 1;
 		q->q_n[0] = dup;
 		answer_stored(q, dup);
 		return;

@@ -656,3 +656,47 @@ def test_broker_answer_timeout_and_client_gone(chatd_factory, pair, db):
     r = api(s, "GET", "rooms/", pair.ta)
     assert r.status == 200 and r.json["count"] == 1, r
     assert s.worker_pids() == workers, "a worker died"
+
+
+def test_hot_reads_come_from_memory(chatd_factory, pair, db):
+    """Once a room has been read, its details, the rooms list and its
+    newest page are answered while MariaDB's messages table is locked;
+    older history needs MariaDB and waits for it (503 after rest_timeout)."""
+    s = chatd_factory(rest_timeout=1)
+    ids = post_many(s, pair.ta, pair.room, 100)
+    assert api(s, "GET", "rooms/%d/" % pair.room, pair.tb).status == 200
+    with db.session() as lock:
+        lock.execute("LOCK TABLES messages WRITE")
+        try:
+            r = api(s, "GET", "rooms/%d/messages/" % pair.room, pair.tb)
+            assert r.status == 200, r
+            assert [m["id"] for m in r.json["results"]] == ids[::-1][:20]
+            r = api(s, "GET", "rooms/%d/" % pair.room, pair.tb)
+            assert r.status == 200 and r.json["unread_count"] == 100, r
+            r = api(s, "GET", "rooms/", pair.tb)
+            assert r.status == 200 and r.json["results"][0]["last_message"]["id"] == ids[-1], r
+            check_detail(api(s, "GET", "rooms/%d/messages/?page=5" % pair.room, pair.tb), 503)
+        finally:
+            lock.execute("UNLOCK TABLES")
+    r = api(s, "GET", "rooms/%d/messages/?page=5" % pair.room, pair.tb)
+    assert [m["id"] for m in r.json["results"]] == ids[:20][::-1], r
+
+
+def test_presence_in_user_objects(chatd, pair, db):
+    """is_online follows live WebSocket connections; last_seen comes from
+    users.last_seen while chatd has not seen the user itself."""
+    db.sql("UPDATE users SET last_seen = '2024-12-25 09:15:00.250' WHERE id = ?", pair.b)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        r = await loop.run_in_executor(None, api, chatd, "GET", "rooms/%d/" % pair.room, pair.ta)
+        other = r.json["other_participant"]
+        assert other["is_online"] is False and other["last_seen"] == "2024-12-25T09:15:00.250Z", other
+        assert r.json["participant1"]["last_seen"] is None
+        wb, _ = await h.open_chat(chatd, pair.room, pair.b)
+        r = await loop.run_in_executor(None, api, chatd, "GET", "rooms/%d/" % pair.room, pair.ta)
+        assert r.json["other_participant"]["is_online"] is True, r.json
+        assert r.json["participant1"]["is_online"] is False
+        await wb.close()
+
+    h.run(main())
