@@ -64,15 +64,7 @@ struct query {
 	size_t		 q_nrows;
 };
 
-static size_t	nqueries;
-
 static void	query_step(struct query *);
-
-size_t
-query_count(void)
-{
-	return nqueries;
-}
 
 static void
 query_free(struct query *q)
@@ -86,7 +78,6 @@ query_free(struct query *q)
 	free(q->q_temp);
 	free(q->q_content);
 	free(q);
-	nqueries--;
 }
 
 /* Frames to the asking worker.  A worker that died meanwhile misses
@@ -764,7 +755,6 @@ query_recv(int worker, struct wire_msg *m)
 		return -1;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		goto nomem;
-	nqueries++;
 	q->q_worker = worker;
 	q->q_req = m->hdr.id;
 	q->q_kind = kind;
@@ -785,7 +775,6 @@ query_recv(int worker, struct wire_msg *m)
 nomem:
 	log_warnx("%s: out of memory", __func__);
 	if ((q = calloc(1, sizeof(*q))) != NULL) {
-		nqueries++;
 		q->q_worker = worker;
 		q->q_req = m->hdr.id;
 		fail(q, 503, TXT_UNAVAILABLE);

@@ -13,6 +13,5 @@
 
 /* Decode and start a query; -1 if the frame is malformed. */
 int	query_recv(int worker, struct wire_msg *);
-size_t	query_count(void);	/* queries in progress */
 
 #endif

@@ -6,41 +6,22 @@
  * too long.  Every row says why it is there.  Exits non-zero if any case
  * fails.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "check.h"
 #include "config.h"
 #include "json.h"
 #include "restview.h"
 #include "wire.h"
-
-static int	passed, failed;
 
 /* restview.c stamps "timestamp" with the worker's clock. */
 int64_t
 now_ms(void)
 {
 	return 1735122600000LL;		/* 2024-12-25T10:30:00Z */
-}
-
-static void
-check(int ok, const char *reason, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL: %s: ", reason);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
 }
 
 static int
@@ -306,13 +287,35 @@ static const struct {
 	    "\"status\":\"sending\",\"status_display\":\"Sending\"" },
 };
 
+/* Two messages (ids 30, 29) of 45 on a page. */
+static const struct {
+	const char	*reason;
+	uint64_t	 page;		/* 0 = cursor paging */
+	int		 more;
+	const char	*base;
+	const char	*want;
+} link_cases[] = {
+	{ "page 2 of 3 links both ways; page 1 without ?page", 2, 1,
+	    "http://h:1", "{\"count\":45,\"next\":\"http://h:1/m/?page=3\","
+	    "\"previous\":\"http://h:1/m/\",\"results\":[{\"id\":30," },
+	{ "the last page has no next", 3, 0, "http://h",
+	    "{\"count\":45,\"next\":null,\"previous\":\"http://h/m/?page=2\"," },
+	{ "page 1 has no previous", 1, 1, "http://h",
+	    "{\"count\":45,\"next\":\"http://h/m/?page=2\",\"previous\":null," },
+	{ "a cursor page names the oldest message shown", 0, 1, "https://x",
+	    "{\"count\":45,\"next\":\"https://x/m/?before=29\","
+	    "\"previous\":null," },
+	{ "the oldest cursor page has no next", 0, 0, "https://x",
+	    "{\"count\":45,\"next\":null,\"previous\":null," },
+};
+
 static void
 test_messages(void)
 {
 	struct rview	v;
 	struct jw	out;
 	struct buf	b;
-	size_t		i;
+	size_t		i, k;
 
 	jw_init(&out);
 	buf_init(&b);
@@ -333,39 +336,23 @@ test_messages(void)
 		rview_free(&v);
 	}
 
-	/* Page 2 of 3: both links, page 1's without ?page. */
-	rview_init(&v);
-	v.v_kind = REST_Q_MESSAGES;
-	v.v_page = 2;
-	v.v_base = "http://h:1";
-	v.v_path = "/api/v1.0/chat/rooms/10/messages/";
-	buf_reset(&b);
-	message_frame(&b, 30, 1, 0);
-	feed(&v, rview_message, &b, 0);
-	done(&v, 200, 45, 1, "", "", &out);
-	check(starts_with(out.buf, "{\"count\":45,\"next\":\"http://h:1/api/v1.0/"
-	    "chat/rooms/10/messages/?page=3\",\"previous\":\"http://h:1/api/"
-	    "v1.0/chat/rooms/10/messages/\",\"results\":[{\"id\":30,"),
-	    "page links", "%s", out.buf);
-	rview_free(&v);
-
-	/* Cursor paging: next names the oldest message shown. */
-	rview_init(&v);
-	v.v_kind = REST_Q_MESSAGES;
-	v.v_page = 0;
-	v.v_base = "https://x";
-	v.v_path = "/p/";
-	buf_reset(&b);
-	message_frame(&b, 30, 1, 0);
-	feed(&v, rview_message, &b, 0);
-	buf_reset(&b);
-	message_frame(&b, 29, 1, 0);
-	feed(&v, rview_message, &b, 0);
-	done(&v, 200, 45, 1, "", "", &out);
-	check(starts_with(out.buf, "{\"count\":45,\"next\":\"https://x/p/"
-	    "?before=29\",\"previous\":null,"), "cursor link", "%s", out.buf);
-	done(&v, 200, 45, 0, "", "", &out);
-	rview_free(&v);
+	for (i = 0; i < sizeof(link_cases) / sizeof(link_cases[0]); i++) {
+		rview_init(&v);
+		v.v_kind = REST_Q_MESSAGES;
+		v.v_page = link_cases[i].page;
+		v.v_base = link_cases[i].base;
+		v.v_path = "/m/";
+		for (k = 0; k < 2; k++) {
+			buf_reset(&b);
+			message_frame(&b, 30 - k, 1, 0);
+			feed(&v, rview_message, &b, 0);
+		}
+		done(&v, 200, 45, link_cases[i].more, "", "", &out);
+		check(starts_with(out.buf, link_cases[i].want),
+		    link_cases[i].reason, "\n got %s\nwant %s...", out.buf,
+		    link_cases[i].want);
+		rview_free(&v);
+	}
 	buf_free(&b);
 	jw_free(&out);
 }
@@ -451,6 +438,5 @@ main(void)
 	test_room();
 	test_messages();
 	test_done();
-	printf("test-restview: %d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_report("test-restview");
 }
