@@ -23,6 +23,8 @@
 #include "db.h"
 #include "log.h"
 #include "order.h"
+#include "profile.h"
+#include "query.h"
 #include "schema.h"
 #include "supervise.h"
 
@@ -290,6 +292,8 @@ main(int argc, char *argv[])
 	event_base_dispatch(broker->b_base);
 	db_free(broker->b_dbw);
 	db_free(broker->b_dbr);
+	query_shutdown();
+	profile_shutdown();
 	unlink(broker->b_conf.pid_file);
 	log_info("stopped");
 	return 0;

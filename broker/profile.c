@@ -21,12 +21,21 @@ struct profile {
 };
 
 struct profile_req {
+	struct profile_req	*pr_next, **pr_prevp;	/* all in flight */
 	uint64_t	 pr_user;
 	profile_load_cb	*pr_cb;
 	void		*pr_arg;
 };
 
-static struct hmap	profiles;
+static struct hmap		 profiles;
+static struct profile_req	*inflight;
+
+static void
+req_unlink(struct profile_req *pr)
+{
+	if ((*pr->pr_prevp = pr->pr_next) != NULL)
+		pr->pr_next->pr_prevp = pr->pr_prevp;
+}
 
 int
 profile_ready(uint64_t user)
@@ -97,6 +106,7 @@ profile_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		    row ? row[1] : NULL) == -1)
 			ok = -1;
 	}
+	req_unlink(pr);
 	pr->pr_cb(ok, pr->pr_arg);
 	free(pr);
 }
@@ -118,8 +128,24 @@ profile_load(uint64_t user, profile_load_cb *cb, void *arg)
 	n = snprintf(q, sizeof(q), "SELECT image_urls,"
 	    " FLOOR(UNIX_TIMESTAMP(last_seen) * 1000) FROM users WHERE id = %"
 	    PRIu64, user);
+	if ((pr->pr_next = inflight) != NULL)
+		inflight->pr_prevp = &pr->pr_next;
+	pr->pr_prevp = &inflight;
+	inflight = pr;
 	if (db_query(broker->b_dbr, q, n, profile_loaded_cb, pr) == -1) {
+		req_unlink(pr);
 		free(pr);
 		cb(-1, arg);
+	}
+}
+
+void
+profile_shutdown(void)
+{
+	struct profile_req	*pr;
+
+	while ((pr = inflight) != NULL) {
+		req_unlink(pr);
+		free(pr);
 	}
 }

@@ -22,5 +22,7 @@ void		 profile_load(uint64_t user, profile_load_cb *, void *arg);
 const char	*profile_image_urls(uint64_t user);
 /* users.last_seen in ms, 0 = NULL or unknown. */
 int64_t		 profile_last_seen(uint64_t user);
+/* Forget loads still in flight; after the database is closed. */
+void		 profile_shutdown(void);
 
 #endif

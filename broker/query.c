@@ -35,6 +35,7 @@
 #define TXT_FORBIDDEN	"You do not have permission to perform this action."
 
 struct query {
+	struct query	*q_next, **q_prevp;	/* all live queries */
 	int		 q_worker;
 	uint64_t	 q_req;
 	int		 q_kind;
@@ -64,13 +65,33 @@ struct query {
 	size_t		 q_nrows;
 };
 
+static struct query	*queries;
+
 static void	query_step(struct query *);
+
+static struct query *
+query_new(int worker, uint64_t req)
+{
+	struct query	*q;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return NULL;
+	q->q_worker = worker;
+	q->q_req = req;
+	if ((q->q_next = queries) != NULL)
+		queries->q_prevp = &q->q_next;
+	q->q_prevp = &queries;
+	queries = q;
+	return q;
+}
 
 static void
 query_free(struct query *q)
 {
 	size_t	i;
 
+	if ((*q->q_prevp = q->q_next) != NULL)
+		q->q_next->q_prevp = q->q_prevp;
 	for (i = 0; i < q->q_nrows; i++)
 		recent_msg_clear(&q->q_rows[i]);
 	free(q->q_rows);
@@ -753,10 +774,8 @@ query_recv(int worker, struct wire_msg *m)
 	    rd_left(&m->payload) != 0 || kind >= REST_Q_MAX || user == 0 ||
 	    psize == 0 || psize > PAGE_SIZE_MAX)
 		return -1;
-	if ((q = calloc(1, sizeof(*q))) == NULL)
+	if ((q = query_new(worker, m->hdr.id)) == NULL)
 		goto nomem;
-	q->q_worker = worker;
-	q->q_req = m->hdr.id;
 	q->q_kind = kind;
 	q->q_user = user;
 	q->q_room = room;
@@ -774,10 +793,15 @@ query_recv(int worker, struct wire_msg *m)
 	return 0;
 nomem:
 	log_warnx("%s: out of memory", __func__);
-	if ((q = calloc(1, sizeof(*q))) != NULL) {
-		q->q_worker = worker;
-		q->q_req = m->hdr.id;
+	if ((q = query_new(worker, m->hdr.id)) != NULL)
 		fail(q, 503, TXT_UNAVAILABLE);
-	}
 	return 0;
+}
+
+void
+query_shutdown(void)
+{
+	/* Whatever still waits for MariaDB is never answered now. */
+	while (queries != NULL)
+		query_free(queries);
 }

@@ -13,5 +13,7 @@
 
 /* Decode and start a query; -1 if the frame is malformed. */
 int	query_recv(int worker, struct wire_msg *);
+/* Free every query still in progress; after the database is closed. */
+void	query_shutdown(void);
 
 #endif

@@ -700,3 +700,27 @@ def test_presence_in_user_objects(chatd, pair, db):
         await wb.close()
 
     h.run(main())
+
+
+def test_sigterm_while_requests_wait(chatd_factory, pair, db):
+    """A request still waiting for the broker when chatd is stopped gets a
+    503 (or its connection closed), and chatd still exits cleanly."""
+    s = chatd_factory(rest_timeout=30)
+    assert api(s, "GET", "rooms/", pair.ta).status == 200
+    with db.session() as lock:
+        lock.execute("LOCK TABLES rooms WRITE")
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=20)
+        c.request("GET", API + "rooms/", headers={"Authorization": "Bearer " + pair.ta})
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        s.stop()
+        try:
+            r = c.getresponse()
+            assert r.status == 503, r.status
+            assert "detail" in json.loads(r.read())
+        except (http.client.RemoteDisconnected, ConnectionResetError):
+            pass
+        finally:
+            c.close()
+            lock.execute("UNLOCK TABLES")
+        assert s.returncode == 0 and time.monotonic() - t0 < 8, (s.returncode, s.log_tail())
