@@ -7,6 +7,11 @@
  * so a step never depends on how it was reached.  Flags remember what was
  * looked up already, so a missing row ends in an answer, not a loop.
  * Every answer ends the query: exactly one MSG_REST_DONE per query.
+ *
+ * A load may finish inside the call that starts it (db.c runs a query at
+ * once on an idle connection, and a message can commit inside
+ * order_post_rest()), so after starting one a step returns without
+ * touching q: it may be answered and freed already.
  */
 #include <inttypes.h>
 #include <stdio.h>
