@@ -13,6 +13,8 @@
  * order_post_rest()), so after starting one a step returns without
  * touching q: it may be answered and freed already.
  */
+#include <sys/types.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,26 +358,45 @@ need_room(struct query *q)
 
 /* SQL for the parts memory does not hold; one query per query. */
 
+/*
+ * Check a result and allocate room for its rows (n + 1 of size each) in
+ * *out.  Returns the number of rows, or -1 after failing the wait.
+ */
+static ssize_t
+result_rows(struct query *q, MYSQL_RES *res, unsigned err,
+    const char *errstr, size_t size, void **out)
+{
+	size_t	n;
+
+	if (err != 0 || res == NULL) {
+		log_warnx("%s: %s", __func__, err ? errstr : "no result");
+		wait_done(q, -1);
+		return -1;
+	}
+	n = mysql_num_rows(res);
+	if ((*out = calloc(n + 1, size)) == NULL) {
+		wait_done(q, -1);
+		return -1;
+	}
+	return (ssize_t)n;
+}
+
 static void
 ids_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
 	struct query	*q = arg;
 	MYSQL_ROW	 row;
-	size_t		 n;
+	ssize_t		 n;
+	void		*p;
 
 	(void)affected;
-	if (err != 0 || res == NULL) {
-		log_warnx("%s: %s", __func__, err ? errstr : "no result");
-		wait_done(q, -1);
+	if ((n = result_rows(q, res, err, errstr, sizeof(*q->q_ids), &p))
+	    == -1)
 		return;
-	}
-	n = mysql_num_rows(res);
-	if ((q->q_ids = calloc(n + 1, sizeof(*q->q_ids))) == NULL) {
-		wait_done(q, -1);
-		return;
-	}
-	while ((row = mysql_fetch_row(res)) != NULL && q->q_nids < n)
+	q->q_ids = p;
+	while ((row = mysql_fetch_row(res)) != NULL &&
+	    q->q_nids < (size_t)n)
 		q->q_ids[q->q_nids++] = strtoull(row[0], NULL, 10);
 	wait_done(q, 1);
 }
@@ -405,20 +426,16 @@ rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 {
 	struct query	*q = arg;
 	MYSQL_ROW	 row;
-	size_t		 n;
+	ssize_t		 n;
+	void		*p;
 
 	(void)affected;
-	if (err != 0 || res == NULL) {
-		log_warnx("%s: %s", __func__, err ? errstr : "no result");
-		wait_done(q, -1);
+	if ((n = result_rows(q, res, err, errstr, sizeof(*q->q_rows), &p))
+	    == -1)
 		return;
-	}
-	n = mysql_num_rows(res);
-	if ((q->q_rows = calloc(n + 1, sizeof(*q->q_rows))) == NULL) {
-		wait_done(q, -1);
-		return;
-	}
-	while ((row = mysql_fetch_row(res)) != NULL && q->q_nrows < n) {
+	q->q_rows = p;
+	while ((row = mysql_fetch_row(res)) != NULL &&
+	    q->q_nrows < (size_t)n) {
 		if (recent_parse_row(row, mysql_fetch_lengths(res),
 		    &q->q_rows[q->q_nrows]) == -1) {
 			wait_done(q, -1);
@@ -598,14 +615,7 @@ send_pmsg(struct query *q, const struct pmsg *pm)
 {
 	struct rmsg	m;
 
-	memset(&m, 0, sizeof(m));
-	m.id = pm->m_id;
-	m.room = pm->m_room;
-	m.sender = pm->m_sender;
-	m.status = MSG_STATUS_SENT;
-	m.sent_ms = m.created_ms = m.updated_ms = pm->m_created_ms;
-	m.content = pm->m_content;
-	m.content_len = pm->m_content_len;
+	recent_from_pmsg(&m, pm);
 	send_user(q, q->q_user);
 	send_message(q, &m);
 }

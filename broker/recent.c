@@ -363,6 +363,19 @@ load_start(struct rstate *rs)
 }
 
 void
+recent_from_pmsg(struct rmsg *m, const struct pmsg *pm)
+{
+	memset(m, 0, sizeof(*m));
+	m->id = pm->m_id;
+	m->room = pm->m_room;
+	m->sender = pm->m_sender;
+	m->status = MSG_STATUS_SENT;
+	m->sent_ms = m->created_ms = m->updated_ms = pm->m_created_ms;
+	m->content = pm->m_content;
+	m->content_len = pm->m_content_len;
+}
+
+void
 recent_committed(const struct pmsg *pm)
 {
 	struct rstate	*rs;
@@ -370,13 +383,7 @@ recent_committed(const struct pmsg *pm)
 
 	if ((rs = hmap_get(&states, pm->m_room)) == NULL)
 		return;		/* loaded from MariaDB when first asked */
-	memset(&m, 0, sizeof(m));
-	m.id = pm->m_id;
-	m.room = pm->m_room;
-	m.sender = pm->m_sender;
-	m.status = MSG_STATUS_SENT;
-	m.sent_ms = m.created_ms = m.updated_ms = pm->m_created_ms;
-	m.content_len = pm->m_content_len;
+	recent_from_pmsg(&m, pm);
 	if ((m.content = malloc(m.content_len + 1)) == NULL)
 		goto lost;
 	memcpy(m.content, pm->m_content, m.content_len + 1);

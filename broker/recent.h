@@ -81,6 +81,8 @@ int	recent_slice(uint64_t room_id, uint64_t offset, uint64_t before,
 	" FLOOR(UNIX_TIMESTAMP(created_at) * 1000)," \
 	" FLOOR(UNIX_TIMESTAMP(updated_at) * 1000), content"
 int	recent_parse_row(char **row, unsigned long *lengths, struct rmsg *m);
+/* A just-committed message as stored; m->content points into pm. */
+void	recent_from_pmsg(struct rmsg *m, const struct pmsg *pm);
 void	recent_msg_clear(struct rmsg *);
 
 #endif

@@ -423,10 +423,7 @@ field_error(struct jw *j, int *nerr, const char *field, const char *text)
 		jw_reset(j);
 		jw_obj_open(j);
 	}
-	jw_key(j, field);
-	jw_arr_open(j);
-	jw_cstr(j, text);
-	jw_arr_close(j);
+	rview_field(j, field, text);
 }
 
 /* The "room" member of a message body: 0 after a field error. */

@@ -279,14 +279,20 @@ rview_detail(struct jw *j, const char *text)
 }
 
 void
-rview_field_error(struct jw *j, const char *field, const char *text)
+rview_field(struct jw *j, const char *field, const char *text)
 {
-	jw_reset(j);
-	jw_obj_open(j);
 	jw_key(j, field);
 	jw_arr_open(j);
 	jw_cstr(j, text);
 	jw_arr_close(j);
+}
+
+void
+rview_field_error(struct jw *j, const char *field, const char *text)
+{
+	jw_reset(j);
+	jw_obj_open(j);
+	rview_field(j, field, text);
 	jw_obj_close(j);
 }
 

@@ -58,5 +58,7 @@ int	rview_done(struct rview *, struct rd *, const struct config *,
 /* {"detail": text}, and {"field": [text]} for a field error. */
 void	rview_detail(struct jw *, const char *text);
 void	rview_field_error(struct jw *, const char *field, const char *text);
+/* "field": [text], inside an object the caller has opened. */
+void	rview_field(struct jw *, const char *field, const char *text);
 
 #endif
