@@ -382,26 +382,6 @@ result_rows(struct query *q, MYSQL_RES *res, unsigned err,
 }
 
 static void
-ids_cb(MYSQL_RES *res, unsigned err, const char *errstr,
-    unsigned long long affected, void *arg)
-{
-	struct query	*q = arg;
-	MYSQL_ROW	 row;
-	ssize_t		 n;
-	void		*p;
-
-	(void)affected;
-	if ((n = result_rows(q, res, err, errstr, sizeof(*q->q_ids), &p))
-	    == -1)
-		return;
-	q->q_ids = p;
-	while ((row = mysql_fetch_row(res)) != NULL &&
-	    q->q_nids < (size_t)n)
-		q->q_ids[q->q_nids++] = strtoull(row[0], NULL, 10);
-	wait_done(q, 1);
-}
-
-static void
 counts_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
@@ -420,28 +400,34 @@ counts_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	wait_done(q, 1);
 }
 
+/* Rows of a list: one column is the asker's room ids, RECENT_COLUMNS
+ * are messages. */
 static void
 rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
 	struct query	*q = arg;
 	MYSQL_ROW	 row;
-	ssize_t		 n;
+	ssize_t		 n, i;
 	void		*p;
+	int		 ids = res != NULL && mysql_num_fields(res) == 1;
 
 	(void)affected;
-	if ((n = result_rows(q, res, err, errstr, sizeof(*q->q_rows), &p))
-	    == -1)
+	if ((n = result_rows(q, res, err, errstr, ids ? sizeof(*q->q_ids) :
+	    sizeof(*q->q_rows), &p)) == -1)
 		return;
-	q->q_rows = p;
-	while ((row = mysql_fetch_row(res)) != NULL &&
-	    q->q_nrows < (size_t)n) {
-		if (recent_parse_row(row, mysql_fetch_lengths(res),
-		    &q->q_rows[q->q_nrows]) == -1) {
+	if (ids)
+		q->q_ids = p;
+	else
+		q->q_rows = p;
+	for (i = 0; i < n && (row = mysql_fetch_row(res)) != NULL; i++) {
+		if (ids)
+			q->q_ids[q->q_nids++] = strtoull(row[0], NULL, 10);
+		else if (recent_parse_row(row, mysql_fetch_lengths(res),
+		    &q->q_rows[q->q_nrows++]) == -1) {
 			wait_done(q, -1);
 			return;
 		}
-		q->q_nrows++;
 	}
 	wait_done(q, 1);
 }
@@ -468,7 +454,7 @@ need_room_ids(struct query *q)
 	n = snprintf(sql, sizeof(sql), "SELECT id FROM rooms WHERE"
 	    " participant1 = %" PRIu64 " UNION ALL SELECT id FROM rooms WHERE"
 	    " participant2 = %" PRIu64, q->q_user, q->q_user);
-	return need_sql(q, sql, n, ids_cb);
+	return need_sql(q, sql, n, rows_cb);
 }
 
 /* Send both participants, the users every room answer names. */
