@@ -724,3 +724,28 @@ def test_sigterm_while_requests_wait(chatd_factory, pair, db):
             c.close()
             lock.execute("UNLOCK TABLES")
         assert s.returncode == 0 and time.monotonic() - t0 < 8, (s.returncode, s.log_tail())
+
+
+def test_concurrent_posts_and_reads(chatd, pair):
+    """Posts from both participants over several connections at once, with
+    reads in between: every message stored once, ids unique, and the pages
+    list them all newest first."""
+    import concurrent.futures
+
+    def worker(n):
+        tok = pair.ta if n % 2 == 0 else pair.tb
+        ids = post_many(chatd, tok, pair.room, 15, prefix="w%d-" % n)
+        assert api(chatd, "GET", "rooms/%d/messages/" % pair.room, tok).status == 200
+        return ids
+
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        all_ids = [i for ids in ex.map(worker, range(6)) for i in ids]
+    assert len(set(all_ids)) == 90
+    got = []
+    for page in range(1, 6):
+        body = api(chatd, "GET", "rooms/%d/messages/?page=%d" % (pair.room, page), pair.ta).json
+        assert body["count"] == 90
+        got += [m["id"] for m in body["results"]]
+    assert got == sorted(all_ids, reverse=True)
+    room = api(chatd, "GET", "rooms/%d/" % pair.room, pair.ta).json
+    assert room["unread_count"] == 45 and room["last_message"]["id"] == max(all_ids)
