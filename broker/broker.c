@@ -24,6 +24,8 @@
 #include "db.h"
 #include "log.h"
 #include "order.h"
+#include "profile.h"
+#include "query.h"
 #include "schema.h"
 #include "status.h"
 #include "supervise.h"
@@ -294,6 +296,8 @@ main(int argc, char *argv[])
 	control_close();
 	db_free(broker->b_dbw);
 	db_free(broker->b_dbr);
+	query_shutdown();
+	profile_shutdown();
 	unlink(broker->b_conf.pid_file);
 	log_info("stopped");
 	return 0;

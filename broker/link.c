@@ -13,6 +13,7 @@
 #include "order.h"
 #include "presence.h"
 #include "replay.h"
+#include "query.h"
 #include "room.h"
 #include "stats.h"
 #include "status.h"
@@ -256,6 +257,8 @@ link_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return recv_status(w, m);
 	case MSG_REPLAY:
 		return recv_replay(w, m);
+	case MSG_REST_QUERY:
+		return query_recv(w->w_index, m);
 	default:
 		log_warnx("worker %d sent %s, which only the broker sends",
 		    w->w_index, msg_type_name(m->hdr.type));

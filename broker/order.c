@@ -20,6 +20,7 @@
 #include "link.h"
 #include "log.h"
 #include "order.h"
+#include "recent.h"
 #include "room.h"
 #include "stats.h"
 #include "status.h"
@@ -193,43 +194,52 @@ fail_msg(const struct pmsg *m, const char *reason)
 	if (m->m_sender_conn && (c = conn_get(m->m_sender_conn)) != NULL)
 		send_send_fail(c->c_worker, c->c_id, m->m_temp_id,
 		    m->m_temp_len, reason);
+	if (m->m_done != NULL)
+		m->m_done(m, reason, m->m_done_arg);
 }
 
-void
-order_post(struct bconn *c, const char *temp_id, size_t temp_len,
-    const char *content, size_t content_len)
+/*
+ * m is in MariaDB: remember it, cache it, fan it out and answer the REST
+ * request waiting for it.  fresh is 0 for a retry found stored under an
+ * earlier id: that row is not new.
+ */
+static void
+stored(const struct pmsg *m, int fresh)
+{
+	dedup_committed(m);
+	if (fresh)
+		recent_committed(m);
+	deliver(m);
+	if (m->m_done != NULL)
+		m->m_done(m, NULL, m->m_done_arg);
+}
+
+/*
+ * Make a pmsg with the next id and queue it for the next batch; NULL if
+ * the queue is full or memory is short.  De-duplication is the caller's.
+ */
+static struct pmsg *
+order_accept(uint64_t user, uint64_t room, uint64_t sender_conn,
+    const char *temp_id, size_t temp_len, const char *content,
+    size_t content_len)
 {
 	struct pmsg	*m;
-	struct dedup	*d;
 
-	if (temp_len > 0 && (d = dedup_find(c->c_user, temp_id, temp_len))
-	    != NULL) {
-		/* A client retry: the first copy is stored or on its way. */
-		log_debug("%s: retry of message %" PRIu64 " (%s)", __func__,
-		    d->d_msg_id, d->d_committed ? "stored" : "pending");
-		stats.msgs_duplicate++;
-		return;
-	}
-	if (order_pending() >= QUEUE_MAX) {
-		send_send_fail(c->c_worker, c->c_id, temp_id, temp_len,
-		    "Message sending failed");
-		return;
-	}
+	if (order_pending() >= QUEUE_MAX)
+		return NULL;
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->m_content = malloc(content_len + 1)) == NULL ||
 	    (temp_len > 0 && (m->m_temp_id = malloc(temp_len + 1)) == NULL)) {
 		if (m != NULL)
 			pmsg_free(m);
-		send_send_fail(c->c_worker, c->c_id, temp_id, temp_len,
-		    "Message sending failed");
-		return;
+		return NULL;
 	}
 	/* Assigned before the INSERT is issued: delivery order must not
 	 * depend on which query happens to complete first. */
 	m->m_id = next_id++;
-	m->m_room = c->c_room_id;
-	m->m_sender = c->c_user;
-	m->m_sender_conn = c->c_key;
+	m->m_room = room;
+	m->m_sender = user;
+	m->m_sender_conn = sender_conn;
 	m->m_created_ms = now_ms();
 	memcpy(m->m_content, content, content_len);
 	m->m_content[content_len] = '\0';
@@ -242,7 +252,53 @@ order_post(struct bconn *c, const char *temp_id, size_t temp_len,
 	dedup_add(m);
 	stats.msgs_received++;
 	pq_push(&waiting, m);
+	return m;
+}
+
+void
+order_post(struct bconn *c, const char *temp_id, size_t temp_len,
+    const char *content, size_t content_len)
+{
+	struct dedup	*d;
+
+	if (temp_len > 0 && (d = dedup_find(c->c_user, temp_id, temp_len))
+	    != NULL) {
+		/* A client retry: the first copy is stored or on its way. */
+		log_debug("%s: retry of message %" PRIu64 " (%s)", __func__,
+		    d->d_msg_id, d->d_committed ? "stored" : "pending");
+		stats.msgs_duplicate++;
+		return;
+	}
+	if (order_accept(c->c_user, c->c_room_id, c->c_key, temp_id,
+	    temp_len, content, content_len) == NULL) {
+		send_send_fail(c->c_worker, c->c_id, temp_id, temp_len,
+		    "Message sending failed");
+		return;
+	}
 	flush();
+}
+
+enum order_res
+order_post_rest(uint64_t user, uint64_t room, const char *temp_id,
+    size_t temp_len, const char *content, size_t content_len,
+    order_done_cb *done, void *arg, uint64_t *dup_out)
+{
+	struct dedup	*d;
+	struct pmsg	*m;
+
+	if (temp_len > 0 && (d = dedup_find(user, temp_id, temp_len))
+	    != NULL) {
+		stats.msgs_duplicate++;
+		*dup_out = d->d_msg_id;
+		return d->d_committed ? ORDER_DUP_STORED : ORDER_DUP_PENDING;
+	}
+	if ((m = order_accept(user, room, 0, temp_id, temp_len, content,
+	    content_len)) == NULL)
+		return ORDER_FAILED;
+	m->m_done = done;
+	m->m_done_arg = arg;
+	flush();
+	return ORDER_QUEUED;
 }
 
 /* 'YYYY-MM-DD HH:MM:SS.mmm', cached per second: one gmtime a second. */
@@ -348,10 +404,11 @@ flush(void)
 			break;
 		}
 	}
+	/* The batch may complete inside db_query(). */
+	batch_start_us = now_us();
 	if (sql.b_err || db_query(broker->b_dbw, (char *)sql.b_data,
 	    sql.b_len, batch_done_cb, NULL) == -1)
 		fatalx("%s: out of memory building the write batch", __func__);
-	batch_start_us = now_us();
 }
 
 static void
@@ -371,7 +428,7 @@ static void
 batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
-	struct pmsg	*m;
+	struct pmsg	*m, *next, *rows;
 	static const char marker[] = "DO 1";
 
 	(void)res;
@@ -383,10 +440,8 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		stats.commit_us_total += now_us() - batch_start_us;
 		if (inflight.q_len > stats.batch_rows_max)
 			stats.batch_rows_max = inflight.q_len;
-		for (m = inflight.q_head; m != NULL; m = m->m_next) {
-			dedup_committed(m);
-			deliver(m);
-		}
+		for (m = inflight.q_head; m != NULL; m = m->m_next)
+			stored(m, 1);
 		finish_inflight();
 		flush();
 		return;
@@ -399,7 +454,15 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	 */
 	log_warnx("%s: batch of %zu failed (%s), retrying row by row",
 	    __func__, inflight.q_len, errstr);
-	for (m = inflight.q_head; m != NULL; m = m->m_next) {
+	/* The rows are owned by their queries from here: a query may
+	 * finish (and free its row) inside db_query(). */
+	rows = inflight.q_head;
+	rowwise = 1;
+	inflight.q_len = 0;
+	inflight.q_head = NULL;
+	inflight.q_tail = &inflight.q_head;
+	for (m = rows; m != NULL; m = next) {
+		next = m->m_next;
 		buf_reset(&sql);
 		buf_add(&sql, insert_head, sizeof(insert_head) - 1);
 		sql_row(&sql, m);
@@ -411,10 +474,6 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	if (db_query(broker->b_dbw, marker, sizeof(marker) - 1,
 	    rowwise_done_cb, NULL) == -1)
 		fatalx("%s: out of memory", __func__);
-	rowwise = 1;
-	inflight.q_len = 0;	/* rows are now owned by their queries */
-	inflight.q_head = NULL;
-	inflight.q_tail = &inflight.q_head;
 }
 
 static void
@@ -427,13 +486,11 @@ row_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	(void)affected;
 	if (err == 0) {
 		stats.msgs_stored++;
-		dedup_committed(m);
-		deliver(m);
+		stored(m, 1);
 	} else if (err == 1062 && strstr(errstr, "PRIMARY") != NULL) {
 		/* Stored by an earlier try whose answer was lost with its
 		 * connection. */
-		dedup_committed(m);
-		deliver(m);
+		stored(m, 1);
 	} else if (err == 1062 && m->m_temp_id != NULL) {
 		/* A retry of a message stored before the broker restarted. */
 		dedup_committed(m);
@@ -477,7 +534,7 @@ twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	} else {
 		m->m_id = strtoull(row[0], NULL, 10);
 		m->m_created_ms = strtoll(row[1], NULL, 10);
-		deliver(m);
+		stored(m, 0);
 	}
 	pmsg_free(m);
 }

@@ -12,6 +12,14 @@
 #include <stdint.h>
 
 struct bconn;
+struct pmsg;
+
+/*
+ * Told once about a message posted by order_post_rest(): err is NULL when
+ * it is stored (m is then the stored message), else the reason it is not.
+ * m is valid during the call only.
+ */
+typedef void	order_done_cb(const struct pmsg *m, const char *err, void *arg);
 
 /* A message between acceptance and delivery. */
 struct pmsg {
@@ -25,6 +33,16 @@ struct pmsg {
 	size_t		 m_temp_len;
 	char		*m_content;
 	size_t		 m_content_len;
+	order_done_cb	*m_done;	/* a REST request waits; NULL = none */
+	void		*m_done_arg;
+};
+
+/* What order_post_rest() did with a message. */
+enum order_res {
+	ORDER_QUEUED = 0,	/* done will be called */
+	ORDER_DUP_STORED,	/* a retry of message *dup_out, stored */
+	ORDER_DUP_PENDING,	/* a retry of message *dup_out, not stored yet */
+	ORDER_FAILED,		/* queue full or out of memory */
 };
 
 /* Read the highest stored id; must run before the first order_post(). */
@@ -32,6 +50,12 @@ void	order_init(uint64_t max_id);
 /* Accept a message from an open connection (content already validated). */
 void	order_post(struct bconn *, const char *temp_id, size_t temp_len,
 	    const char *content, size_t content_len);
+/* Accept a message sent without a WebSocket (REST): the same checks,
+ * ids and ordering; the caller has checked membership and content. */
+enum order_res	order_post_rest(uint64_t user, uint64_t room,
+		    const char *temp_id, size_t temp_len, const char *content,
+		    size_t content_len, order_done_cb *, void *arg,
+		    uint64_t *dup_out);
 size_t	order_pending(void);
 
 #endif

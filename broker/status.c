@@ -20,6 +20,7 @@
 #include "fanout.h"
 #include "hmap.h"
 #include "log.h"
+#include "recent.h"
 #include "room.h"
 #include "status.h"
 
@@ -321,6 +322,8 @@ status_applied(uint64_t room, uint64_t msg_id, int status, int64_t ts_ms,
 {
 	struct buf	b;
 
+	/* The REST view's cache (last_message, unread counts) first. */
+	recent_set_status(room, msg_id, status, ts_ms);
 	buf_init(&b);
 	buf_add_u64(&b, msg_id);
 	buf_add_u8(&b, (uint8_t)status);

@@ -36,6 +36,7 @@ struct keyword {
 static const struct keyword keywords[] = {
 	KINT("connection_timeout", connection_timeout, CFG_WORKER, 1, 31536000),
 	KSTR("control_socket", control_socket, CFG_BROKER),
+	KSTR("cors_origins", cors_origins, CFG_WORKER),
 	KSTR("database_host", db_host, CFG_BROKER),
 	KSTR("database_name", db_name, CFG_BROKER),
 	KSTR("database_password", db_password, CFG_BROKER),
@@ -51,8 +52,10 @@ static const struct keyword keywords[] = {
 	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 1000000),
 	KSTR("pid_file", pid_file, CFG_BROKER),
 	KINT("ping_timeout", ping_timeout, CFG_WORKER, 1, 86400),
+	KSTR("public_url", public_url, CFG_WORKER),
 	KINT("rate_limit_messages", rate_limit_messages, CFG_WORKER, 1, 1000000),
 	KINT("rate_limit_window", rate_limit_window, CFG_WORKER, 1, 86400),
+	KINT("rest_timeout", rest_timeout, CFG_WORKER, 1, 3600),
 	{ "syslog_facility", CK_FACILITY, CFG_BROKER, 0, 0, 0, 0 },
 	KINT("typing_timeout", typing_timeout, CFG_BROKER, 1, 3600),
 	KSTR("worker_path", worker_path, CFG_BROKER),
@@ -96,6 +99,7 @@ config_defaults(struct config *c)
 	 * outbox after a reconnect is not refused. */
 	c->rate_limit_messages = 300;
 	c->rate_limit_window = 10;
+	c->rest_timeout = 10;
 }
 
 static int

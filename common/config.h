@@ -50,6 +50,10 @@ struct config {
 	int			typing_timeout;		/* seconds */
 	int			rate_limit_messages;	/* per window, per connection */
 	int			rate_limit_window;	/* seconds */
+	/* REST API */
+	char			public_url[256];	/* "" = from the Host header */
+	char			cors_origins[1024];	/* space-separated, "*" = any */
+	int			rest_timeout;		/* seconds to wait for the broker */
 };
 
 /* Keyword groups: which process needs it. */

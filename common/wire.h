@@ -110,11 +110,50 @@ enum msg_type {
 				   str temp_id ("" unless the connection's user
 				   sent it), str content: one missed message */
 	MSG_REPLAY_DONE,	/* b->w id=conn; str notice ("" = complete) */
+	/*
+	 * REST API.  A worker asks with one MSG_REST_QUERY; the broker
+	 * answers with record frames (users first, then the rooms or
+	 * messages that name them) and ends every answer with one
+	 * MSG_REST_DONE.  Times are ms since the epoch, 0 = null.  The
+	 * worker renders the JSON; the broker never sees HTTP.
+	 */
+	MSG_REST_QUERY,		/* worker -> broker; id=request; u8 kind (REST_Q_*),
+				   u64 user (JWT verified), u64 room, u64 page,
+				   u64 before (0 = none), u32 page size,
+				   str temp_id, str content */
+	MSG_REST_USER,		/* broker -> worker; id=request; u64 user,
+				   u8 online, u64 last seen, str username,
+				   str display_name, str image_urls (JSON text) */
+	MSG_REST_ROOM,		/* broker -> worker; id=request; u64 room, u64 p1,
+				   u64 p2, u64 match (0 = none), u64 created,
+				   u64 unread (the asker's), u8 typing (bit 0 = p1,
+				   bit 1 = p2), u64 last id (0 = no message),
+				   u64 last sender, u8 last status, u64 last
+				   created, str last content */
+	MSG_REST_MESSAGE,	/* broker -> worker; id=request; u64 id, u64 room,
+				   u64 sender, u8 status (1 sent, 2 delivered,
+				   3 read), u64 sent, u64 delivered, u64 read,
+				   u64 created, u64 updated, str content */
+	MSG_REST_DONE,		/* broker -> worker; id=request; u16 HTTP status,
+				   u64 count, u8 more, u64 n1, u64 n2, u64 n3,
+				   str field ("" = detail), str error text */
 
 	MSG_TYPE_MAX		/* keep last; not a message */
 };
 
 #define WIRE_F_NONE	0x0000
+
+/* MSG_REST_QUERY kinds. */
+enum rest_kind {
+	REST_Q_ROOMS = 0,	/* the asker's rooms, a page of them */
+	REST_Q_ROOM,		/* one room */
+	REST_Q_MESSAGES,	/* a page of a room's messages, newest first */
+	REST_Q_POST,		/* store a message (temp_id, content) */
+	REST_Q_STATS,		/* n1 rooms, n2 active today, n3 messages 24h */
+	REST_Q_ROOM_HEALTH,	/* n1 connections asked, n2 messages 24h */
+	REST_Q_HEALTH_ALL,	/* n1 rooms asked, n2 rooms */
+	REST_Q_MAX
+};
 
 /*
  * Decoding.  A struct wire_msg points into the input buffer: it is valid

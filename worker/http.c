@@ -235,6 +235,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		*con_cls = r;
+		if (strncmp(url, ws_prefix, sizeof(ws_prefix) - 1) != 0)
+			return rest_early(c, url, method, &r->r_rest);
 		return MHD_YES;
 	}
 	r->r_calls++;
@@ -318,6 +320,8 @@ http_shutdown(void)
 {
 	if (mhd == NULL)
 		return;
+	rest_shutdown();
+	MHD_run(mhd);
 	event_free(mhd_ev);
 	event_free(mhd_timer);
 	MHD_stop_daemon(mhd);

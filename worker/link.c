@@ -7,6 +7,7 @@
 #include "chan.h"
 #include "link.h"
 #include "log.h"
+#include "rest.h"
 #include "session.h"
 #include "worker.h"
 
@@ -280,6 +281,11 @@ wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return recv_replay_msg(m);
 	case MSG_REPLAY_DONE:
 		return recv_replay_done(m);
+	case MSG_REST_USER:
+	case MSG_REST_ROOM:
+	case MSG_REST_MESSAGE:
+	case MSG_REST_DONE:
+		return rest_reply(m);
 	default:
 		log_warnx("broker sent %s, which only workers send",
 		    msg_type_name(m->hdr.type));

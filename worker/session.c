@@ -25,6 +25,7 @@
 #include <microhttpd.h>
 
 #include "chan.h"
+#include "content.h"
 #include "heartbeat.h"
 #include "hmap.h"
 #include "http.h"
@@ -534,19 +535,6 @@ session_deliver(const struct delivery *d)
 	evbuffer_free(frame);
 }
 
-/* Is there anything but white space?  Content is stored as sent. */
-static int
-has_text(const char *p, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' &&
-		    p[i] != '\r' && p[i] != '\f' && p[i] != '\v')
-			return 1;
-	return 0;
-}
-
 /* The refusal of a chat message names its temp_id, so that the client
  * can mark it failed. */
 static void
@@ -591,15 +579,8 @@ handle_message(struct session *s, const struct jdoc *doc)
 		refuse_message(s, "Invalid JSON format", temp, tlen);
 		return;
 	}
-	if (!has_text(content, clen)) {
-		refuse_message(s, "Message content cannot be empty", temp,
-		    tlen);
-		free(content);
-		return;
-	}
-	if (utf8_chars(content, clen) > (size_t)conf->message_size_limit) {
-		snprintf(err, sizeof(err), "Message too long (max %d "
-		    "characters)", conf->message_size_limit);
+	if (content_check(content, clen, conf->message_size_limit, err,
+	    sizeof(err)) == -1) {
 		refuse_message(s, err, temp, tlen);
 		free(content);
 		return;

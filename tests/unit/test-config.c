@@ -33,6 +33,7 @@ static const struct {
 } fields[] = {
 	FI("connection_timeout", connection_timeout),
 	FS("control_socket", control_socket),
+	FS("cors_origins", cors_origins),
 	FS("database_host", db_host),
 	FS("database_name", db_name),
 	FS("database_password", db_password),
@@ -47,6 +48,8 @@ static const struct {
 	FI("message_size_limit", message_size_limit),
 	FS("pid_file", pid_file),
 	FI("ping_timeout", ping_timeout),
+	FS("public_url", public_url),
+	FI("rest_timeout", rest_timeout),
 	FI("syslog_facility", syslog_facility),
 	FS("worker_path", worker_path),
 	FI("workers", workers),
@@ -119,6 +122,9 @@ static const struct {
 	{ "jwt_user_claim", "user_id" },
 	{ "jwt_secret", "" },
 	{ "nlisten", "0" },
+	{ "rest_timeout", "10" },
+	{ "public_url", "" },
+	{ "cors_origins", "" },
 };
 
 static void
@@ -580,6 +586,7 @@ static const char *const worker_keys[] = {
 	"jwt_secret", "jwt_user_claim", "max_reconnect_attempts",
 	"message_size_limit", "ping_timeout", "ws_max_message",
 	"rate_limit_messages", "rate_limit_window",
+	"cors_origins", "public_url", "rest_timeout",
 };
 
 /* Broker-only: must never leave the broker. */
@@ -608,6 +615,9 @@ static const char *const sample[][2] = {
 	{ "max_reconnect_attempts", "9" },
 	{ "message_size_limit", "2000" },
 	{ "ws_max_message", "131072" },
+	{ "cors_origins", "https://app.example.com *" },
+	{ "public_url", "https://chat.example.com" },
+	{ "rest_timeout", "4" },
 	{ "workers", "3" },
 };
 

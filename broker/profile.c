@@ -1,0 +1,151 @@
+/*
+ * profile.c - avatar URLs and last_seen of users, cached with a TTL.
+ * Concurrent loads of one user are not merged: both answers are the
+ * same row and the later one simply replaces the earlier.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "db.h"
+#include "hmap.h"
+#include "log.h"
+#include "profile.h"
+
+struct profile {
+	int64_t	 p_loaded_ms;
+	int64_t	 p_last_seen_ms;
+	char	*p_image_urls;
+};
+
+struct profile_req {
+	struct profile_req	*pr_next, **pr_prevp;	/* all in flight */
+	uint64_t	 pr_user;
+	profile_load_cb	*pr_cb;
+	void		*pr_arg;
+};
+
+static struct hmap		 profiles;
+static struct profile_req	*inflight;
+
+static void
+req_unlink(struct profile_req *pr)
+{
+	if ((*pr->pr_prevp = pr->pr_next) != NULL)
+		pr->pr_next->pr_prevp = pr->pr_prevp;
+}
+
+int
+profile_ready(uint64_t user)
+{
+	struct profile	*p = hmap_get(&profiles, user);
+
+	return p != NULL && now_ms() - p->p_loaded_ms < PROFILE_TTL_S * 1000;
+}
+
+const char *
+profile_image_urls(uint64_t user)
+{
+	struct profile	*p = hmap_get(&profiles, user);
+
+	return p != NULL && p->p_image_urls != NULL ? p->p_image_urls : "[]";
+}
+
+int64_t
+profile_last_seen(uint64_t user)
+{
+	struct profile	*p = hmap_get(&profiles, user);
+
+	return p != NULL ? p->p_last_seen_ms : 0;
+}
+
+/* Store a row (or no row: urls NULL); -1 on ENOMEM. */
+static int
+profile_store(uint64_t user, const char *urls, const char *last_seen)
+{
+	struct profile	*p;
+	char		*copy;
+
+	if ((copy = strdup(urls != NULL ? urls : "[]")) == NULL)
+		return -1;
+	if ((p = hmap_get(&profiles, user)) == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL ||
+		    hmap_put(&profiles, user, p) == -1) {
+			free(p);
+			free(copy);
+			return -1;
+		}
+	}
+	free(p->p_image_urls);
+	p->p_image_urls = copy;
+	p->p_last_seen_ms = last_seen != NULL ? strtoll(last_seen, NULL, 10)
+	    : 0;
+	p->p_loaded_ms = now_ms();
+	return 0;
+}
+
+static void
+profile_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
+    unsigned long long affected, void *arg)
+{
+	struct profile_req	*pr = arg;
+	MYSQL_ROW		 row = NULL;
+	int			 ok = 1;
+
+	(void)affected;
+	if (err != 0) {
+		log_warnx("%s: user %" PRIu64 ": %s", __func__, pr->pr_user,
+		    errstr);
+		ok = -1;
+	} else {
+		if (res != NULL)
+			row = mysql_fetch_row(res);
+		if (profile_store(pr->pr_user, row ? row[0] : NULL,
+		    row ? row[1] : NULL) == -1)
+			ok = -1;
+	}
+	req_unlink(pr);
+	pr->pr_cb(ok, pr->pr_arg);
+	free(pr);
+}
+
+void
+profile_load(uint64_t user, profile_load_cb *cb, void *arg)
+{
+	struct profile_req	*pr;
+	char			 q[256];
+	int			 n;
+
+	if ((pr = malloc(sizeof(*pr))) == NULL) {
+		cb(-1, arg);
+		return;
+	}
+	pr->pr_user = user;
+	pr->pr_cb = cb;
+	pr->pr_arg = arg;
+	n = snprintf(q, sizeof(q), "SELECT image_urls,"
+	    " FLOOR(UNIX_TIMESTAMP(last_seen) * 1000) FROM users WHERE id = %"
+	    PRIu64, user);
+	if ((pr->pr_next = inflight) != NULL)
+		inflight->pr_prevp = &pr->pr_next;
+	pr->pr_prevp = &inflight;
+	inflight = pr;
+	if (db_query(broker->b_dbr, q, n, profile_loaded_cb, pr) == -1) {
+		req_unlink(pr);
+		free(pr);
+		cb(-1, arg);
+	}
+}
+
+void
+profile_shutdown(void)
+{
+	struct profile_req	*pr;
+
+	while ((pr = inflight) != NULL) {
+		req_unlink(pr);
+		free(pr);
+	}
+}
