@@ -96,6 +96,19 @@ listen_on(const struct listen_addr *la)
 	return fd;
 }
 
+/* One letter per listen socket, for chatd-worker -k. */
+static const char *
+listen_kinds(void)
+{
+	static char	kinds[CONFIG_MAX_LISTEN + 2];
+	int		i;
+
+	for (i = 0; i < broker->b_conf.nlisten; i++)
+		kinds[i] = broker->b_conf.listen[i].la_tls ? 't' : 'p';
+	kinds[i] = '\0';
+	return kinds;
+}
+
 /* chatd-worker next to this chatd (a build tree), else the installed one. */
 static void
 find_worker(char *out, size_t outsz)
@@ -276,6 +289,7 @@ main(int argc, char *argv[])
 	if (nworkers == 0 && (nworkers = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		nworkers = 1;
 	find_worker(worker_path, sizeof(worker_path));
+	supervise_set_kinds(listen_kinds());
 	supervise_init(listen_fds, broker->b_conf.nlisten, nworkers,
 	    worker_path);
 	ev_term = evsignal_new(broker->b_base, SIGTERM, sigterm_cb, NULL);

@@ -34,6 +34,7 @@ static int		 nworkers;
 static const int	*listen_fds;
 static int		 nlisten;
 static char		 worker_path[1024];
+static char		 listen_kinds[CONFIG_MAX_LISTEN + 2];
 static struct event	*sigchld_ev;
 static int		 stopping;
 
@@ -66,7 +67,8 @@ supervise_chan(int index)
 static _Noreturn void
 worker_exec(struct worker *w, int chan_fd)
 {
-	char	index[16], count[16], *argv[10];
+	char	index[16], count[16], facility[16], *argv[16];
+	const char *logfile;
 	int	high[CONFIG_MAX_LISTEN], hchan, i, argc = 0, fd;
 
 	/* Copy everything above the target range first, so that no dup2
@@ -93,6 +95,18 @@ worker_exec(struct worker *w, int chan_fd)
 	argv[argc++] = count;
 	if (log_debugging())
 		argv[argc++] = "-d";
+	argv[argc++] = "-k";
+	argv[argc++] = listen_kinds;
+	if (log_syslog_facility() != -1) {
+		snprintf(facility, sizeof(facility), "%d",
+		    log_syslog_facility());
+		argv[argc++] = "-s";
+		argv[argc++] = facility;
+	}
+	if ((logfile = log_file_path()) != NULL) {
+		argv[argc++] = "-o";
+		argv[argc++] = (char *)logfile;
+	}
 	argv[argc] = NULL;
 	execv(worker_path, argv);
 	fprintf(stderr, "chatd: exec %s: %s\n", worker_path, strerror(errno));
@@ -196,6 +210,12 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		else
 			worker_spawn(w);
 	}
+}
+
+void
+supervise_set_kinds(const char *kinds)
+{
+	snprintf(listen_kinds, sizeof(listen_kinds), "%s", kinds);
 }
 
 void

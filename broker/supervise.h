@@ -23,6 +23,8 @@ struct worker {
 
 void		 supervise_init(const int *listen_fds, int nlisten, int nworkers,
 		    const char *worker_path);
+/* One letter per listen socket for chatd-worker -k (see worker/listen.h). */
+void		 supervise_set_kinds(const char *kinds);
 void		 supervise_start(void);
 void		 supervise_stop(void);
 struct worker	*supervise_worker(int index);	/* NULL if out of range */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "rest.h"
 #include "session.h"
+#include "tls.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -69,13 +70,51 @@ http_event_cb(evutil_socket_t fd, short what, void *arg)
 	http_kick();
 }
 
+/* Handed to notify_cb while MHD_add_connection() runs (see tls.c). */
+static struct tls_conn	*adding_tls;
+
+int
+http_add_connection_tls(int fd, const struct sockaddr *sa, socklen_t len,
+    struct tls_conn *t)
+{
+	int	rv = 0;
+
+	adding_tls = t;
+	if (mhd == NULL || MHD_add_connection(mhd, fd, sa, len) != MHD_YES) {
+		log_debug("%s: connection refused by MHD", __func__);
+		rv = -1;
+	}
+	adding_tls = NULL;
+	/* Let MHD read what may already be waiting on the socket. */
+	http_kick();
+	return rv;
+}
+
 void
 http_add_connection(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	if (mhd == NULL || MHD_add_connection(mhd, fd, sa, len) != MHD_YES)
-		log_debug("%s: connection refused by MHD", __func__);
-	/* Let MHD read what may already be waiting on the socket. */
-	http_kick();
+	(void)http_add_connection_tls(fd, sa, len, NULL);
+}
+
+static void
+notify_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)c;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = adding_tls;
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL)
+		tls_mhd_closed(*socket_context);
+}
+
+static struct tls_conn *
+connection_tls(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo	*ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci == NULL ? NULL : ci->socket_context;
 }
 
 int
@@ -150,11 +189,15 @@ upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls,
     struct MHD_UpgradeResponseHandle *urh)
 {
 	struct req	*r = con_cls;
+	struct tls_conn	*t;
 
 	(void)cls;
-	(void)c;
-	session_start(sock, urh, r->r_user, r->r_room, extra_in,
-	    extra_in_size);
+	if ((t = connection_tls(c)) != NULL)
+		tls_upgrade(t, sock, urh, r->r_user, r->r_room, extra_in,
+		    extra_in_size);
+	else
+		session_start(sock, urh, r->r_user, r->r_room, extra_in,
+		    extra_in_size);
 }
 
 static enum MHD_Result
@@ -285,6 +328,7 @@ http_init(void)
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_cb, NULL,
 	    MHD_OPTION_END);
 	if (mhd == NULL)
 		return -1;

@@ -281,6 +281,10 @@ static const struct {
 	    "listen0" },
 	{ "listen bracketed all-zero IPv6", "listen", "[::]:80", 0, 0,
 	    "::|80", "listen0" },
+	{ "listen with the tls option", "listen", "127.0.0.1:8443 tls", 0, 0,
+	    "127.0.0.1|8443", "listen0" },
+	{ "listen with an unknown option", "listen", "127.0.0.1:8443 ssl", 0,
+	    -1, "unknown listen option \"ssl\" (want \"tls\")", "nlisten" },
 	{ "listen without a port", "listen", "host:", 0, -1,
 	    "bad listen address \"host:\"", "nlisten" },
 	{ "listen port 0", "listen", "host:0", 0, -1,
@@ -597,6 +601,9 @@ static const char *const worker_keys[] = {
 	"connection_timeout", "heartbeat_interval", "jwt_algorithm",
 	"jwt_secret", "jwt_user_claim", "max_reconnect_attempts",
 	"message_size_limit", "ping_timeout", "ws_max_message",
+	"header_timeout", "max_body_size", "max_connections",
+	"max_connections_per_ip", "max_header_size", "tls_certificate",
+	"tls_key",
 };
 
 /* Broker-only: must never leave the broker. */
@@ -604,7 +611,8 @@ static const char *const broker_keys[] = {
 	"control_socket", "database_host", "database_name",
 	"database_password", "database_port", "database_socket",
 	"database_user", "listen", "pid_file", "syslog_facility",
-	"worker_path", "workers",
+	"worker_path", "workers", "admin_listen", "group", "log_file",
+	"user",
 };
 
 #define NWORKER	(sizeof(worker_keys) / sizeof(worker_keys[0]))
@@ -626,6 +634,15 @@ static const char *const sample[][2] = {
 	{ "message_size_limit", "2000" },
 	{ "ws_max_message", "131072" },
 	{ "workers", "3" },
+	{ "max_connections", "77" },
+	{ "max_connections_per_ip", "5" },
+	{ "header_timeout", "4" },
+	{ "max_header_size", "8192" },
+	{ "max_body_size", "1000" },
+	{ "tls_certificate", "/etc/ssl/chat.pem" },
+	{ "tls_key", "/etc/ssl/chat.key" },
+	{ "user", "chatd" },
+	{ "log_file", "/var/log/chatd.log" },
 };
 
 static void
