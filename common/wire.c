@@ -18,6 +18,9 @@ static const char *const msg_names[MSG_TYPE_MAX] = {
 	[MSG_WS_OPEN] = "MSG_WS_OPEN",
 	[MSG_WS_CLOSE] = "MSG_WS_CLOSE",
 	[MSG_SEND] = "MSG_SEND",
+	[MSG_WORKER_REFUSED] = "MSG_WORKER_REFUSED",
+	[MSG_METRICS_GET] = "MSG_METRICS_GET",
+	[MSG_METRICS] = "MSG_METRICS",
 };
 
 const char *

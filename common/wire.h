@@ -54,6 +54,13 @@ enum msg_type {
 	MSG_SEND,		/* id=conn; str temp_id, str content (validated UTF-8,
 				   within the size limit) */
 
+	/* daemon: connection limits and /metrics */
+	MSG_WORKER_REFUSED,	/* worker -> broker; u32 reason (enum refusal in
+				   broker/stats.h): a client hit a limit */
+	MSG_METRICS_GET,	/* worker -> broker; id=request; empty */
+	MSG_METRICS,		/* broker -> worker; id=request; str Prometheus
+				   text exposition */
+
 	MSG_TYPE_MAX		/* keep last; not a message */
 };
 

@@ -13,11 +13,15 @@
 #include <event2/event.h>
 #include <microhttpd.h>
 
+#include "guard.h"
 #include "http.h"
+#include "listen.h"
+#include "metrics.h"
 #include "token.h"
 #include "log.h"
 #include "rest.h"
 #include "session.h"
+#include "stats.h"
 #include "tls.h"
 #include "worker.h"
 #include "ws.h"
@@ -35,6 +39,8 @@ struct req {
 	uint64_t	 r_user;	/* WebSocket: verified user, 0 = refused */
 	uint64_t	 r_room;	/* WebSocket: 0 = not a room id */
 	struct rest_req	*r_rest;
+	struct metrics_req *r_metrics;
+	uint64_t	 r_body;	/* bytes of body so far */
 };
 
 static void
@@ -72,19 +78,22 @@ http_event_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Handed to notify_cb while MHD_add_connection() runs (see tls.c). */
 static struct tls_conn	*adding_tls;
+static int		 adding_kind = LISTEN_PLAIN;
 
 int
-http_add_connection_tls(int fd, const struct sockaddr *sa, socklen_t len,
-    struct tls_conn *t)
+http_add_connection_as(int fd, const struct sockaddr *sa, socklen_t len,
+    struct tls_conn *t, int kind)
 {
 	int	rv = 0;
 
 	adding_tls = t;
+	adding_kind = kind;
 	if (mhd == NULL || MHD_add_connection(mhd, fd, sa, len) != MHD_YES) {
 		log_debug("%s: connection refused by MHD", __func__);
 		rv = -1;
 	}
 	adding_tls = NULL;
+	adding_kind = LISTEN_PLAIN;
 	/* Let MHD read what may already be waiting on the socket. */
 	http_kick();
 	return rv;
@@ -93,28 +102,22 @@ http_add_connection_tls(int fd, const struct sockaddr *sa, socklen_t len,
 void
 http_add_connection(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	(void)http_add_connection_tls(fd, sa, len, NULL);
+	(void)http_add_connection_as(fd, sa, len, NULL, LISTEN_PLAIN);
 }
 
+/* Every connection's socket context is its struct hconn (guard.c). */
 static void
 notify_cb(void *cls, struct MHD_Connection *c, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
-	(void)c;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		*socket_context = adding_tls;
-	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL)
-		tls_mhd_closed(*socket_context);
-}
-
-static struct tls_conn *
-connection_tls(struct MHD_Connection *c)
-{
-	const union MHD_ConnectionInfo	*ci;
-
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	return ci == NULL ? NULL : ci->socket_context;
+		*socket_context = guard_open(c, adding_tls, adding_kind);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED &&
+	    *socket_context != NULL) {
+		guard_close(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 int
@@ -146,6 +149,25 @@ http_detail(struct MHD_Connection *c, unsigned status, const char *detail)
 
 	n = snprintf(json, sizeof(json), "{\"detail\":\"%s\"}", detail);
 	return http_reply(c, status, json, n);
+}
+
+/*
+ * 413 if the request's body is over max_body_size, by its Content-Length
+ * or by the bytes seen so far; 0 if it may go on.
+ */
+static unsigned
+http_check_body(struct MHD_Connection *c, uint64_t seen)
+{
+	const char	*cl;
+	uint64_t	 max = (uint64_t)wctx->w_conf.max_body_size;
+
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (seen > max || (cl != NULL && strtoull(cl, NULL, 10) > max)) {
+		guard_count_refusal(REFUSED_BODY_SIZE);
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	}
+	return 0;
 }
 
 static int
@@ -189,10 +211,12 @@ upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls,
     struct MHD_UpgradeResponseHandle *urh)
 {
 	struct req	*r = con_cls;
+	struct hconn	*h = guard_of(c);
 	struct tls_conn	*t;
 
 	(void)cls;
-	if ((t = connection_tls(c)) != NULL)
+	guard_upgraded(h);
+	if ((t = guard_tls(h)) != NULL)
 		tls_upgrade(t, sock, urh, r->r_user, r->r_room, extra_in,
 		    extra_in_size);
 	else
@@ -258,11 +282,22 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	struct req	*r = *con_cls;
+	struct hconn	*h;
+	const char	*detail;
+	unsigned	 status;
 	static const char ws_prefix[] = "/ws/chat/";
 
 	(void)cls;
 	(void)version;
 	if (r == NULL) {
+		h = guard_of(c);
+		guard_headers_done(h);
+		/* Refusals answer at once: MHD then closes the connection,
+		 * which is what a refusal wants. */
+		if ((status = guard_refusal(h, &detail)) != 0)
+			return http_detail(c, status, detail);
+		if ((status = http_check_body(c, 0)) != 0)
+			return http_detail(c, status, "Request body too large.");
 		/* First call: headers only.  Answering now would make MHD
 		 * close the connection instead of keeping it alive. */
 		if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -271,6 +306,15 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	r->r_calls++;
+	r->r_body += *upload_data_size;
+	if (http_check_body(c, r->r_body) != 0) {
+		*upload_data_size = 0;
+		return http_detail(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "Request body too large.");
+	}
+	if (guard_kind(guard_of(c)) == LISTEN_ADMIN)
+		return metrics_handle(c, url, method, upload_data_size,
+		    &r->r_metrics);
 	if (strncmp(url, ws_prefix, sizeof(ws_prefix) - 1) == 0) {
 		if (*upload_data_size != 0) {
 			*upload_data_size = 0;
@@ -292,10 +336,11 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct req	*r = *con_cls;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
+	guard_request_done(guard_of(c));
 	if (r == NULL)
 		return;
+	metrics_free(r->r_metrics);
 	rest_free(r->r_rest);
 	free(r);
 	*con_cls = NULL;
@@ -316,6 +361,18 @@ mhd_log_cb(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", msg);
 }
 
+/*
+ * MHD keeps a request's head in its per-connection pool: sizing the pool
+ * from max_header_size makes a bigger head fail with MHD's own 431.
+ */
+static size_t
+http_memory_limit(void)
+{
+	size_t	n = (size_t)wctx->w_conf.max_header_size + 8192;
+
+	return n < HTTP_CONN_MEMORY ? HTTP_CONN_MEMORY : n;
+}
+
 int
 http_init(void)
 {
@@ -326,7 +383,7 @@ http_init(void)
 	    0, NULL, NULL, access_cb, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, http_memory_limit(),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_cb, NULL,
 	    MHD_OPTION_END);

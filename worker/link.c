@@ -7,6 +7,7 @@
 #include "chan.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
 #include "session.h"
 #include "worker.h"
 
@@ -105,6 +106,17 @@ recv_send_fail(struct wire_msg *m)
 	return 0;
 }
 
+static int
+recv_metrics(struct wire_msg *m)
+{
+	struct str	text;
+
+	if (rd_str(&m->payload, &text) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	metrics_answer(m->hdr.id, text.s, text.len);
+	return 0;
+}
+
 int
 wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 {
@@ -133,6 +145,8 @@ wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return recv_deliver(m);
 	case MSG_SEND_FAIL:
 		return recv_send_fail(m);
+	case MSG_METRICS:
+		return recv_metrics(m);
 	case MSG_HEALTH_CHECK:
 		if (rd_left(&m->payload) != 0)
 			return -1;

@@ -50,7 +50,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if (*(const char *)arg == LISTEN_TLS)
 			tls_accept(fd, (struct sockaddr *)&ss, len);
 		else
-			http_add_connection(fd, (struct sockaddr *)&ss, len);
+			(void)http_add_connection_as(fd, (struct sockaddr *)&ss,
+			    len, NULL, *(const char *)arg);
 	}
 }
 

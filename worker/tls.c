@@ -43,6 +43,7 @@
 #include <openssl/ssl.h>
 
 #include "http.h"
+#include "listen.h"
 #include "log.h"
 #include "session.h"
 #include "tls.h"
@@ -249,7 +250,7 @@ tls_accept(int fd, const struct sockaddr *sa, socklen_t salen)
 	bufferevent_enable(t->t_tls, EV_READ | EV_WRITE);
 	bufferevent_enable(t->t_pair, EV_READ | EV_WRITE);
 	t->t_mhd_open = 1;
-	if (http_add_connection_tls(sp[1], sa, salen, t) == -1) {
+	if (http_add_connection_as(sp[1], sa, salen, t, LISTEN_TLS) == -1) {
 		t->t_mhd_open = 0;
 		tls_drop(t);
 	}

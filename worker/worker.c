@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "chan.h"
+#include "guard.h"
 #include "http.h"
 #include "link.h"
 #include "listen.h"
@@ -52,6 +53,8 @@ worker_configured(void)
 	if (strchr(listen_kinds, LISTEN_TLS) != NULL &&
 	    tls_init(wctx->w_conf.tls_certificate, wctx->w_conf.tls_key) == -1)
 		fatalx("cannot load the TLS certificate or key");
+	if (drain_timer != NULL)	/* retired before it began */
+		return;
 	if (listen_start(FIRST_LISTEN_FD, nlisten, listen_kinds) == -1)
 		fatal("cannot watch the listen sockets");
 	log_debug("worker %d serving", wctx->w_index);
@@ -95,9 +98,46 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	listen_stop();
 	session_close_all();
 	drain_deadline = now_ms() + DRAIN_MS;
+	if (drain_timer != NULL)	/* was retiring */
+		event_free(drain_timer);
 	if ((drain_timer = evtimer_new(wctx->w_base, drain_cb, NULL)) == NULL)
 		exit(0);
 	drain_cb(-1, 0, NULL);
+}
+
+/*
+ * Retire timer: a replaced worker (SIGUSR2, sent on reload) exits once
+ * its last connection, WebSocket or HTTP, has closed.  Nobody is cut off.
+ */
+static void
+retire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	tv = { 0, 200000 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (guard_connections() == 0 && session_count() == 0) {
+		log_debug("worker %d: retired, last connection closed",
+		    wctx->w_index);
+		event_base_loopexit(wctx->w_base, NULL);
+		return;
+	}
+	evtimer_add(drain_timer, &tv);
+}
+
+static void
+sigusr2_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (wctx->w_stopping || drain_timer != NULL)
+		return;
+	listen_stop();
+	if ((drain_timer = evtimer_new(wctx->w_base, retire_cb, NULL)) == NULL)
+		exit(0);
+	retire_cb(-1, 0, NULL);
 }
 
 /* The broker rotated the log file. */
@@ -126,7 +166,7 @@ main(int argc, char *argv[])
 	struct event	*sigterm_ev, *sigint_ev;
 	int		 ch, debug = 0, facility = -1;
 	const char	*logfile = NULL;
-	struct event	*sigusr1_ev;
+	struct event	*sigusr1_ev, *sigusr2_ev;
 	char		 ident[32];
 
 	wctx->w_index = -1;
@@ -178,7 +218,9 @@ main(int argc, char *argv[])
 	    evsignal_add(sigint_ev, NULL) == -1)
 		fatalx("cannot watch signals");
 	sigusr1_ev = evsignal_new(wctx->w_base, SIGUSR1, sigusr1_cb, NULL);
-	if (sigusr1_ev == NULL || evsignal_add(sigusr1_ev, NULL) == -1)
+	sigusr2_ev = evsignal_new(wctx->w_base, SIGUSR2, sigusr2_cb, NULL);
+	if (sigusr1_ev == NULL || evsignal_add(sigusr1_ev, NULL) == -1 ||
+	    sigusr2_ev == NULL || evsignal_add(sigusr2_ev, NULL) == -1)
 		fatalx("cannot watch signals");
 	wlink_send_hello();
 	event_base_dispatch(wctx->w_base);
