@@ -261,7 +261,8 @@ main(int argc, char *argv[])
 	config_defaults(&broker->b_conf);
 	broker->b_conf_path = conf_path;
 	if (config_load(&broker->b_conf, conf_path, err, sizeof(err)) == -1 ||
-	    daemon_check_tls(&broker->b_conf, err, sizeof(err)) == -1) {
+	    daemon_check_tls(&broker->b_conf, err, sizeof(err)) == -1 ||
+	    daemon_check_user(&broker->b_conf, err, sizeof(err)) == -1) {
 		if (test) {
 			fprintf(stderr, "%s\n", err);
 			return 1;

@@ -29,9 +29,9 @@
 #include "log.h"
 #include "supervise.h"
 
-/* Per worker connection: client socket, MHD's socketpair end and ours
- * while a TLS connection is in HTTP; plus fds for the worker itself. */
-#define FDS_PER_CONN	3
+/* Per worker connection: the client socket, and for TLS MHD's end of
+ * the socketpair (ours too, briefly, until the upgrade). */
+#define FDS_PER_CONN	2
 #define FDS_MARGIN	64
 
 static char	worker_path[1024];
@@ -107,37 +107,71 @@ daemon_raise_nofile(const struct config *c)
 	    c->max_connections);
 }
 
-void
-daemon_drop_privileges(const struct config *c)
+/*
+ * The user and group to become, and whether we can: 0 with *uid_out set
+ * (or -1 for "stay as we are"), -1 with a reason if impossible.
+ */
+static int
+resolve_user(const struct config *c, uid_t *uid_out, gid_t *gid_out,
+    char *err, size_t errsz)
 {
 	struct passwd	*pw;
 	struct group	*gr;
-	gid_t		 gid;
 
+	*uid_out = (uid_t)-1;
 	if (c->user[0] == '\0') {
-		if (c->group[0] != '\0')
-			fatalx("group %s needs a user too", c->group);
-		return;
+		if (c->group[0] == '\0')
+			return 0;
+		snprintf(err, errsz, "group %s needs a user too", c->group);
+		return -1;
 	}
-	if ((pw = getpwnam(c->user)) == NULL)
-		fatalx("unknown user %s", c->user);
-	gid = pw->pw_gid;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		snprintf(err, errsz, "unknown user %s", c->user);
+		return -1;
+	}
+	*gid_out = pw->pw_gid;
 	if (c->group[0] != '\0') {
-		if ((gr = getgrnam(c->group)) == NULL)
-			fatalx("unknown group %s", c->group);
-		gid = gr->gr_gid;
+		if ((gr = getgrnam(c->group)) == NULL) {
+			snprintf(err, errsz, "unknown group %s", c->group);
+			return -1;
+		}
+		*gid_out = gr->gr_gid;
 	}
-	if (geteuid() != 0) {
-		/* Already that user (started by a supervisor): fine. */
-		if (geteuid() == pw->pw_uid && getegid() == gid)
-			return;
-		fatalx("must be started as root to become user %s", c->user);
+	if (geteuid() != 0 && (geteuid() != pw->pw_uid ||
+	    getegid() != *gid_out)) {
+		snprintf(err, errsz, "must be started as root to become user "
+		    "%s", c->user);
+		return -1;
 	}
+	*uid_out = pw->pw_uid;
+	return 0;
+}
+
+int
+daemon_check_user(const struct config *c, char *err, size_t errsz)
+{
+	uid_t	uid;
+	gid_t	gid;
+
+	return resolve_user(c, &uid, &gid, err, errsz);
+}
+
+void
+daemon_drop_privileges(const struct config *c)
+{
+	char	err[256];
+	uid_t	uid;
+	gid_t	gid;
+
+	if (resolve_user(c, &uid, &gid, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (uid == (uid_t)-1 || geteuid() == uid)
+		return;		/* no user, or already that user */
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+	    setresuid(uid, uid, uid) == -1)
 		fatal("cannot become user %s", c->user);
 	/* Refuse to run as root when a user was asked for. */
-	if (pw->pw_uid != 0 && (setuid(0) != -1 || geteuid() == 0))
+	if (uid != 0 && (setuid(0) != -1 || geteuid() == 0))
 		fatalx("could not drop root privileges");
 	log_info("running as user %s", c->user);
 }

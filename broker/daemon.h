@@ -17,6 +17,8 @@ int	daemon_check_tls(const struct config *, char *err, size_t errsz);
 int	daemon_nworkers(const struct config *);
 /* Raise RLIMIT_NOFILE to what the configuration needs; logs if it cannot. */
 void	daemon_raise_nofile(const struct config *);
+/* Whether the configured user and group exist and we may become them. */
+int	daemon_check_user(const struct config *, char *err, size_t errsz);
 /* Become the configured user and group; fatal if that is impossible. */
 void	daemon_drop_privileges(const struct config *);
 /* Watch SIGHUP and SIGUSR1 on the broker's event base. */

@@ -106,7 +106,7 @@ config_defaults(struct config *c)
 	c->message_size_limit = 1000;
 	c->ws_max_frame = 65536;
 	c->syslog_facility = LOG_DAEMON;
-	c->max_connections = 10000;
+	c->max_connections = 8192;
 	c->max_connections_per_ip = 0;
 	c->header_timeout = 10;
 	c->max_header_size = 16384;

@@ -27,7 +27,7 @@
 #include "ws.h"
 
 #define HTTP_CONN_TIMEOUT_S	30	/* idle keep-alive and slow headers */
-#define HTTP_CONN_MEMORY	(32 * 1024)
+#define HTTP_CONN_SLACK		(16 * 1024)
 
 static struct MHD_Daemon	*mhd;
 static struct event		*mhd_ev;
@@ -261,6 +261,9 @@ ws_handshake(struct MHD_Connection *c, struct req *r, const char *path)
 	if (r->r_user == 0)
 		log_debug("websocket refused: %s", why);
 	r->r_room = parse_room_id(path);
+	if (r->r_user == 0 || r->r_room == 0)
+		guard_count_refusal(r->r_user == 0 ? REFUSED_AUTH :
+		    REFUSED_NO_ROOM);
 	ws_accept_key(key, accept);
 	if ((resp = MHD_create_response_for_upgrade(upgrade_cb, NULL)) == NULL)
 		return MHD_NO;
@@ -368,9 +371,8 @@ mhd_log_cb(void *cls, const char *fmt, va_list ap)
 static size_t
 http_memory_limit(void)
 {
-	size_t	n = (size_t)wctx->w_conf.max_header_size + 8192;
-
-	return n < HTTP_CONN_MEMORY ? HTTP_CONN_MEMORY : n;
+	/* Room for the head plus MHD's read and write buffers. */
+	return (size_t)wctx->w_conf.max_header_size + HTTP_CONN_SLACK;
 }
 
 int
