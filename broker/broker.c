@@ -279,7 +279,8 @@ main(int argc, char *argv[])
 	nlisten = broker->b_conf.nlisten;
 	if (broker->b_conf.admin_listen.la_port[0] != '\0')
 		listen_fds[nlisten++] = listen_on(&broker->b_conf.admin_listen);
-	if (broker->b_conf.log_file[0] != '\0' &&
+	/* -f: stderr, whatever the file says. */
+	if (!foreground && broker->b_conf.log_file[0] != '\0' &&
 	    log_to_file(broker->b_conf.log_file) == -1)
 		fatal("log file %s", broker->b_conf.log_file);
 	if (!foreground) {

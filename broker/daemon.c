@@ -167,6 +167,9 @@ daemon_drop_privileges(const struct config *c)
 		fatalx("%s", err);
 	if (uid == (uid_t)-1 || geteuid() == uid)
 		return;		/* no user, or already that user */
+	/* Workers open the log file too, and SIGUSR1 reopens it. */
+	if (log_file_path() != NULL && chown(log_file_path(), uid, gid) == -1)
+		log_warn("chown %s", log_file_path());
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
 		fatal("cannot become user %s", c->user);
