@@ -206,3 +206,32 @@ def test_init_script_restart(installed, daemon_server):
     assert init("stop").returncode == 0
     time.sleep(0.1)
     assert not h.pid_alive(second)
+
+
+def cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read().split(b"\0")[:-1]
+
+
+def test_daemon_workers_log_where_the_broker_does(installed, daemon_server):
+    """Detached, chatd logs to syslog (facility daemon) and tells its
+    workers to do the same; with log_file, they all write that file."""
+    s = daemon_server
+    init = InitScript(installed, s)
+    assert init("start").returncode == 0
+    pid = read_pid(s.pid_path)
+    h.wait_for(lambda: len(h.child_pids(pid)) == 2, 10, what="two workers")
+    for w in h.child_pids(pid):
+        args = cmdline(w)
+        assert args[args.index(b"-o") + 1].decode() == s.settings["log_file"], args
+    assert init("stop").returncode == 0
+
+    s.settings["log_file"] = None
+    s.write_config()
+    assert init("start").returncode == 0
+    pid = read_pid(s.pid_path)
+    h.wait_for(lambda: len(h.child_pids(pid)) == 2, 10, what="two workers")
+    for w in h.child_pids(pid):
+        args = cmdline(w)
+        assert args[args.index(b"-s") + 1] == b"24", args  # LOG_DAEMON
+    assert init("stop").returncode == 0

@@ -9,6 +9,7 @@ import base64
 import http.client
 import json
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -242,3 +243,63 @@ def test_tls_listener_needs_certificate(chatd_factory, cert):
     res = s.run("-t")
     assert res.returncode == 1
     assert "tls_certificate" in res.stderr
+
+
+def make_cert(crt, key, cn):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + cn, "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+
+
+def served_cn(port, crt):
+    ctx = client_context(crt)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as t:
+            return dict(x[0] for x in t.getpeercert()["subject"])["commonName"]
+
+
+def test_certificate_reloaded_on_sighup(chatd_factory, db, tmp_path):
+    """A renewed certificate is served after SIGHUP, while a WSS client
+    connected before the reload keeps chatting."""
+    crt, key = str(tmp_path / "c.pem"), str(tmp_path / "k.pem")
+    make_cert(crt, key, "first")
+    s = tls_server(chatd_factory, (crt, key))
+    assert served_cn(s.port, crt) == "first"
+    a = h.make_user(db, h.unique_name("alice"))
+    b = h.make_user(db, h.unique_name("bob"))
+    room = h.make_room(db, a, b)
+
+    async def main():
+        old_ctx = client_context(crt)
+        wa = await h.connect(wss_url(s, room, a), ssl=old_ctx)
+        assert (await h.recv_json(wa))["type"] == "connection_established"
+        make_cert(crt, key, "second")
+        os.kill(s.pid, signal.SIGHUP)
+        await asyncio.sleep(0.5)
+        assert served_cn(s.port, crt) == "second"
+        wb = await h.connect(wss_url(s, room, b), ssl=client_context(crt))
+        assert (await h.recv_json(wb))["type"] == "connection_established"
+        await wa.send(json.dumps({"type": "message", "content": "across the reload"}))
+        for ws in (wa, wb):
+            assert (await h.recv_type(ws, "message"))["message"]["content"] == "across the reload"
+        await wa.close()
+        await wb.close()
+
+    h.run(main())
+
+
+def test_silent_tls_client_cut_off(chatd_factory, cert):
+    """A client that opens TCP to the TLS port and never says hello is
+    closed after header_timeout."""
+    s = tls_server(chatd_factory, cert, header_timeout=1)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+        start = time.monotonic()
+        try:
+            data = c.recv(100)
+        except ConnectionResetError:
+            data = b""
+        took = time.monotonic() - start
+    assert data == b"" and 0.5 <= took < 5, (data, took)
+    _, status, _, _ = https_get(s.port, cert[0], "/x")
+    assert status == 404
