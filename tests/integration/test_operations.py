@@ -412,3 +412,43 @@ def test_metrics_endpoint(chatd_factory, db):
     assert status == 404
     status, _, _ = http_request(s.port, "GET", "/metrics")
     assert status == 404
+
+
+# ---------------------------------------------------------------------------
+# open-file limit
+
+def nofile(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3]), int(line.split()[4])
+    return None
+
+
+def test_open_file_limit_raised(chatd_factory):
+    s = chatd_factory(max_connections=3000)
+    soft, _ = nofile(s.pid)
+    assert soft >= 6000
+    for w in s.worker_pids():
+        assert nofile(w)[0] >= 6000
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/prlimit"),
+                    reason="needs root and prlimit")
+def test_open_file_limit_too_low_is_logged(chatd_factory):
+    """Without the right to raise the hard limit, chatd says so at start,
+    takes what it may, and serves."""
+    s = chatd_factory(start=False, max_connections=3000)
+    real = s.binary
+    wrapper = os.path.join(s.dir, "chatd-limited")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec prlimit --nofile=300:1000 setpriv "
+                "--bounding-set=-sys_resource %s \"$@\"\n" % real)
+    os.chmod(wrapper, 0o755)
+    s.binary = wrapper
+    s.start()
+    assert "open file limit is 1000, below the 6064 that max_connections 3000 needs" \
+        in s.log_text()
+    assert nofile(s.worker_pids()[0]) == (1000, 1000)
+    status, _, _ = http_request(s.port, "GET", "/api/v1.0/chat/x")
+    assert status == 404
