@@ -172,15 +172,15 @@ static void
 tls_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct tls_conn	*t = arg;
+	const char	*why;
 
-	(void)bev;
 	if (what & BEV_EVENT_CONNECTED)
 		return;
-	if (what & BEV_EVENT_ERROR)
-		log_debug("tls: connection failed: %s",
-		    ERR_reason_error_string(bufferevent_get_openssl_error(bev)) ?
-		    ERR_reason_error_string(bufferevent_get_openssl_error(bev)) :
-		    "closed");
+	/* A browser's problem (plain HTTP, old TLS, bad record): debug. */
+	if (what & BEV_EVENT_ERROR) {
+		why = ERR_reason_error_string(bufferevent_get_openssl_error(bev));
+		log_debug("tls: connection failed: %s", why ? why : "closed");
+	}
 	tls_drop(t);
 }
 
