@@ -44,6 +44,7 @@ struct hconn {
 	unsigned		 h_refuse;	/* HTTP status, 0 = serve */
 	int			 h_kind;
 	int			 h_upgraded;
+	unsigned		 h_answered;	/* requests answered */
 };
 
 static struct hmap	by_addr;	/* address key -> open connections */
@@ -103,7 +104,9 @@ header_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	log_debug("closing a connection that sent no complete request "
 	    "within %d s", wctx->w_conf.header_timeout);
-	guard_count_refusal(REFUSED_HEADER_TIMEOUT);
+	/* An idle keep-alive connection ending is no refusal. */
+	if (h->h_answered == 0)
+		guard_count_refusal(REFUSED_HEADER_TIMEOUT);
 	shutdown(ci->connect_fd, SHUT_RDWR);
 	http_kick();
 }
@@ -218,8 +221,10 @@ guard_headers_done(struct hconn *h)
 void
 guard_request_done(struct hconn *h)
 {
-	if (h != NULL)
-		header_clock(h);
+	if (h == NULL)
+		return;
+	h->h_answered++;
+	header_clock(h);
 }
 
 void

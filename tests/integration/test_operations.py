@@ -333,7 +333,8 @@ def test_slow_headers_are_cut_off(chatd_factory):
     """A client trickling its request head (one byte every 0.3 s, never
     silent long enough for an idle timeout) is closed after header_timeout,
     and so is a client that connects and says nothing."""
-    s = chatd_factory(header_timeout=2)
+    admin = h.free_port()
+    s = chatd_factory(header_timeout=2, admin_listen="127.0.0.1:%d" % admin)
     slow = socket.create_connection(("127.0.0.1", s.port))
     silent = socket.create_connection(("127.0.0.1", s.port))
     slow.sendall(b"GET /api/v1.0/chat/x HTTP/1.1\r\n")
@@ -357,6 +358,7 @@ def test_slow_headers_are_cut_off(chatd_factory):
     silent.close()
     status, _, _ = http_request(s.port, "GET", "/api/v1.0/chat/x")
     assert status == 404
+    assert scrape(admin)['chatd_refused_total{reason="header_timeout"}'] == 2
 
 
 # ---------------------------------------------------------------------------
