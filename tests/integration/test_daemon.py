@@ -209,8 +209,21 @@ def test_init_script_restart(installed, daemon_server):
 
 
 def cmdline(pid):
-    with open("/proc/%d/cmdline" % pid, "rb") as f:
-        return f.read().split(b"\0")[:-1]
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[:-1]
+    except OSError:
+        return []
+
+
+def worker_cmdlines(pid):
+    """Command lines of the two workers, once both have exec'd."""
+    def ready():
+        lines = [cmdline(w) for w in h.child_pids(pid)]
+        if len(lines) == 2 and all(l and l[0] == b"chatd-worker" for l in lines):
+            return lines
+        return None
+    return h.wait_for(ready, 10, what="two exec'd workers")
 
 
 def test_daemon_workers_log_where_the_broker_does(installed, daemon_server):
@@ -219,19 +232,13 @@ def test_daemon_workers_log_where_the_broker_does(installed, daemon_server):
     s = daemon_server
     init = InitScript(installed, s)
     assert init("start").returncode == 0
-    pid = read_pid(s.pid_path)
-    h.wait_for(lambda: len(h.child_pids(pid)) == 2, 10, what="two workers")
-    for w in h.child_pids(pid):
-        args = cmdline(w)
+    for args in worker_cmdlines(read_pid(s.pid_path)):
         assert args[args.index(b"-o") + 1].decode() == s.settings["log_file"], args
     assert init("stop").returncode == 0
 
     s.settings["log_file"] = None
     s.write_config()
     assert init("start").returncode == 0
-    pid = read_pid(s.pid_path)
-    h.wait_for(lambda: len(h.child_pids(pid)) == 2, 10, what="two workers")
-    for w in h.child_pids(pid):
-        args = cmdline(w)
+    for args in worker_cmdlines(read_pid(s.pid_path)):
         assert args[args.index(b"-s") + 1] == b"24", args  # LOG_DAEMON
     assert init("stop").returncode == 0
