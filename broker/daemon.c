@@ -231,6 +231,9 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 		snprintf(worker_path, sizeof(worker_path), "%s",
 		    nc.worker_path);
 	broker->b_conf = nc;
+	/* New workers inherit the limit; without root only the soft one
+	 * can still grow, and it says so if that is not enough. */
+	daemon_raise_nofile(&nc);
 	if (supervise_reload(daemon_nworkers(&nc), worker_path) == -1) {
 		log_warnx("reload: too many old workers still draining; "
 		    "new settings apply to workers started from now on");
