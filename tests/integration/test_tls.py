@@ -303,3 +303,15 @@ def test_silent_tls_client_cut_off(chatd_factory, cert):
     assert data == b"" and 0.5 <= took < 5, (data, took)
     _, status, _, _ = https_get(s.port, cert[0], "/x")
     assert status == 404
+
+
+def test_limits_answer_over_tls(chatd_factory, cert):
+    """A refusal reaches a TLS client as a readable HTTPS answer."""
+    s = tls_server(chatd_factory, cert, workers=1, max_connections_per_ip=1)
+    first, status, _, _ = https_get(s.port, cert[0], "/x")
+    assert status == 404
+    second, status, ctype, body = https_get(s.port, cert[0], "/x")
+    assert status == 429 and ctype == "application/json"
+    assert "Too many connections" in json.loads(body)["detail"]
+    first.close()
+    second.close()
