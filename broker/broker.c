@@ -21,6 +21,7 @@
 #include "broker.h"
 #include "config.h"
 #include "control.h"
+#include "daemon.h"
 #include "db.h"
 #include "log.h"
 #include "order.h"
@@ -42,7 +43,7 @@
 
 static struct broker	 the_broker;
 struct broker		*broker = &the_broker;
-static int		 listen_fds[CONFIG_MAX_LISTEN];
+static int		 listen_fds[CONFIG_MAX_LISTEN + 1];	/* + admin */
 static struct event	*drain_timer;
 static int64_t		 drain_deadline;
 
@@ -98,6 +99,21 @@ listen_on(const struct listen_addr *la)
 	if (fd == -1)
 		fatal("listen %s", la->la_text);
 	return fd;
+}
+
+/* One letter per listen socket, for chatd-worker -k. */
+static const char *
+listen_kinds(void)
+{
+	static char	kinds[CONFIG_MAX_LISTEN + 2];
+	int		i;
+
+	for (i = 0; i < broker->b_conf.nlisten; i++)
+		kinds[i] = broker->b_conf.listen[i].la_tls ? 't' : 'p';
+	if (broker->b_conf.admin_listen.la_port[0] != '\0')
+		kinds[i++] = 'a';
+	kinds[i] = '\0';
+	return kinds;
 }
 
 /* chatd-worker next to this chatd (a build tree), else the installed one. */
@@ -201,6 +217,8 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: shutting down", (int)sig);
 	for (i = 0; i < broker->b_conf.nlisten; i++)
 		close(listen_fds[i]);
+	if (broker->b_conf.admin_listen.la_port[0] != '\0')
+		close(listen_fds[i]);
 	/* Workers close their clients with 1001 and exit; whatever they
 	 * sent before is in our input and still gets stored. */
 	supervise_stop();
@@ -216,7 +234,7 @@ main(int argc, char *argv[])
 	const char	*conf_path = SYSCONFDIR "/chatd.conf";
 	char		 err[1024], worker_path[PATH_MAX];
 	int		 ch, debug = 0, foreground = 0, test = 0, install = 0;
-	int		 i, nworkers;
+	int		 i, nworkers, nlisten;
 	uint64_t	 max_id;
 	struct event	*ev_term, *ev_int;
 
@@ -246,7 +264,9 @@ main(int argc, char *argv[])
 	log_init("chatd", debug);
 	config_defaults(&broker->b_conf);
 	broker->b_conf_path = conf_path;
-	if (config_load(&broker->b_conf, conf_path, err, sizeof(err)) == -1) {
+	if (config_load(&broker->b_conf, conf_path, err, sizeof(err)) == -1 ||
+	    daemon_check_tls(&broker->b_conf, err, sizeof(err)) == -1 ||
+	    daemon_check_user(&broker->b_conf, err, sizeof(err)) == -1) {
 		if (test) {
 			fprintf(stderr, "%s\n", err);
 			return 1;
@@ -260,12 +280,23 @@ main(int argc, char *argv[])
 	max_id = check_database(install);
 	for (i = 0; i < broker->b_conf.nlisten; i++)
 		listen_fds[i] = listen_on(&broker->b_conf.listen[i]);
+	nlisten = broker->b_conf.nlisten;
+	if (broker->b_conf.admin_listen.la_port[0] != '\0')
+		listen_fds[nlisten++] = listen_on(&broker->b_conf.admin_listen);
+	/* -f: stderr, whatever the file says. */
+	if (!foreground && broker->b_conf.log_file[0] != '\0' &&
+	    log_to_file(broker->b_conf.log_file) == -1)
+		fatal("log file %s", broker->b_conf.log_file);
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
-		log_to_syslog(broker->b_conf.syslog_facility);
+		if (broker->b_conf.log_file[0] == '\0')
+			log_to_syslog(broker->b_conf.syslog_facility);
 	}
 	write_pid_file(!foreground);
+	control_bind();
+	daemon_raise_nofile(&broker->b_conf);
+	daemon_drop_privileges(&broker->b_conf);
 	signal(SIGPIPE, SIG_IGN);
 	mysql_library_init(0, NULL, NULL);
 	broker->b_started_ms = now_ms();
@@ -277,12 +308,11 @@ main(int argc, char *argv[])
 		fatalx("cannot set up database connections");
 	order_init(max_id);
 	control_init();
-	nworkers = broker->b_conf.workers;
-	if (nworkers == 0 && (nworkers = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 1)
-		nworkers = 1;
+	nworkers = daemon_nworkers(&broker->b_conf);
 	find_worker(worker_path, sizeof(worker_path));
-	supervise_init(listen_fds, broker->b_conf.nlisten, nworkers,
-	    worker_path);
+	supervise_set_kinds(listen_kinds());
+	supervise_init(listen_fds, nlisten, nworkers, worker_path);
+	daemon_signals_init(worker_path);
 	ev_term = evsignal_new(broker->b_base, SIGTERM, sigterm_cb, NULL);
 	ev_int = evsignal_new(broker->b_base, SIGINT, sigterm_cb, NULL);
 	if (ev_term == NULL || ev_int == NULL ||
@@ -290,8 +320,13 @@ main(int argc, char *argv[])
 		fatalx("cannot watch signals");
 	supervise_start();
 	for (i = 0; i < broker->b_conf.nlisten; i++)
-		log_info("listening on %s with %d workers",
-		    broker->b_conf.listen[i].la_text, nworkers);
+		log_info("listening on %s%s with %d workers",
+		    broker->b_conf.listen[i].la_text,
+		    broker->b_conf.listen[i].la_tls ? " (TLS)" : "", nworkers);
+	if (broker->b_conf.admin_listen.la_port[0] != '\0')
+		log_info("metrics on http://%s:%s/metrics",
+		    broker->b_conf.admin_listen.la_host,
+		    broker->b_conf.admin_listen.la_port);
 	event_base_dispatch(broker->b_base);
 	control_close();
 	db_free(broker->b_dbw);

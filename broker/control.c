@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <signal.h>
@@ -222,8 +223,9 @@ status_summary(struct jw *j)
 		    hmap_put(&rooms, bc->c_room_id, bc) == -1)
 			j->err = 1;
 	}
-	for (k = 0; (w = supervise_worker(k)) != NULL; k++)
-		running += w->w_pid > 0 && w->w_ready;
+	for (k = 0; k < MAX_WORKERS; k++)
+		if ((w = supervise_worker(k)) != NULL && !w->w_retiring)
+			running += w->w_pid > 0 && w->w_ready;
 	rate_get(&stored, &delivered);
 	jw_obj_open(j);
 	jw_kint(j, "pid", getpid());
@@ -270,7 +272,10 @@ recv_status(struct ctl *c, struct wire_msg *m)
 	while ((bc = conn_next(&i)) != NULL)
 		if (bc->c_state == BC_OPEN && bc->c_worker < MAX_WORKERS)
 			per[bc->c_worker]++;
-	for (k = 0; (w = supervise_worker(k)) != NULL; k++) {
+	for (k = 0; k < MAX_WORKERS; k++) {
+		/* Slots are not contiguous after a reload. */
+		if ((w = supervise_worker(k)) == NULL)
+			continue;
 		jw_reset(&j);
 		jw_obj_open(&j);
 		jw_kint(&j, "index", w->w_index);
@@ -281,6 +286,7 @@ recv_status(struct ctl *c, struct wire_msg *m)
 		jw_kuint(&j, "connections", per[k]);
 		jw_kuint(&j, "restarts", w->w_restarts);
 		jw_kbool(&j, "running", w->w_pid > 0 && w->w_ready);
+		jw_kbool(&j, "retiring", w->w_retiring);
 		jw_ktime_ms(&j, "started_at", w->w_started_ms);
 		jw_obj_close(&j);
 		ctl_row(c, &j);
@@ -319,8 +325,9 @@ check_finish(struct ctl *c, int db_ok, const char *db_detail)
 	check_row(c, "broker", 1, "pid %d, up %" PRId64 " s", (int)getpid(),
 	    (now_ms() - broker->b_started_ms) / 1000);
 	check_row(c, "database", db_ok, "%s", db_detail);
-	for (k = 0; (w = supervise_worker(k)) != NULL; k++)
-		running += w->w_pid > 0 && w->w_ready;
+	for (k = 0; k < MAX_WORKERS; k++)
+		if ((w = supervise_worker(k)) != NULL && !w->w_retiring)
+			running += w->w_pid > 0 && w->w_ready;
 	check_row(c, "workers", running == n, "%d of %d running", running, n);
 	ctl_end(c);
 }
@@ -794,9 +801,10 @@ ctl_clear_stale(const struct sockaddr_un *sun)
 }
 
 void
-control_init(void)
+control_bind(void)
 {
 	struct sockaddr_un	 sun;
+	struct passwd		*pw;
 	const char		*path = broker->b_conf.control_socket;
 	char			 dir[sizeof(sun.sun_path)];
 	mode_t			 old;
@@ -822,6 +830,17 @@ control_init(void)
 	if (chmod(path, 0660) == -1 || listen(ctl_fd, 16) == -1)
 		fatal("control socket %s", path);
 	snprintf(ctl_path, sizeof(ctl_path), "%s", path);
+	/* Bound as root: hand it to the user chatd will run as, who must be
+	 * able to remove it at exit. */
+	if (broker->b_conf.user[0] != '\0' &&
+	    (pw = getpwnam(broker->b_conf.user)) != NULL &&
+	    chown(path, pw->pw_uid, (gid_t)-1) == -1)
+		fatal("control socket %s: chown", path);
+}
+
+void
+control_init(void)
+{
 	hmap_init(&ctls);
 	ctl_ev = event_new(broker->b_base, ctl_fd, EV_READ | EV_PERSIST,
 	    ctl_accept_cb, NULL);

@@ -26,6 +26,8 @@ struct jw;
 struct wire_msg;
 
 /* Bind the socket (fatal on failure) and start accepting. */
+/* Bind the socket while still root; then watch it once the loop exists. */
+void		 control_bind(void);
 void		 control_init(void);
 /* Stop accepting and remove the socket file. */
 void		 control_close(void);

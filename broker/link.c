@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "link.h"
 #include "log.h"
+#include "metrics.h"
 #include "order.h"
 #include "presence.h"
 #include "replay.h"
@@ -234,6 +235,36 @@ recv_replay(struct worker *w, struct wire_msg *m)
 	return 0;
 }
 
+static int
+recv_worker_refused(struct wire_msg *m)
+{
+	uint32_t	reason;
+
+	if (rd_u32(&m->payload, &reason) == -1 || rd_left(&m->payload) != 0 ||
+	    reason >= REFUSED_MAX)
+		return -1;
+	stats.refused[reason]++;
+	return 0;
+}
+
+static int
+recv_metrics_get(struct worker *w, struct wire_msg *m)
+{
+	struct buf	text;
+	size_t		off;
+
+	if (rd_left(&m->payload) != 0)
+		return -1;
+	buf_init(&text);
+	metrics_render(&text);
+	off = chan_begin(w->w_chan, MSG_METRICS, m->hdr.id);
+	buf_add_str(chan_out(w->w_chan), (const char *)text.b_data,
+	    text.b_len);
+	chan_send(w->w_chan, off);
+	buf_free(&text);
+	return 0;
+}
+
 int
 link_recv(struct chan *ch, struct wire_msg *m, void *arg)
 {
@@ -259,6 +290,10 @@ link_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return recv_replay(w, m);
 	case MSG_REST_QUERY:
 		return query_recv(w->w_index, m);
+	case MSG_WORKER_REFUSED:
+		return recv_worker_refused(m);
+	case MSG_METRICS_GET:
+		return recv_metrics_get(w, m);
 	default:
 		log_warnx("worker %d sent %s, which only the broker sends",
 		    w->w_index, msg_type_name(m->hdr.type));

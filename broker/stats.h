@@ -13,6 +13,11 @@ enum refusal {
 	REFUSED_FORBIDDEN,	/* 4003 */
 	REFUSED_NO_ROOM,	/* 4004 */
 	REFUSED_UNAVAILABLE,	/* 1013 */
+	/* HTTP limits, counted by workers (MSG_WORKER_REFUSED) */
+	REFUSED_BUSY,		/* 503: max_connections */
+	REFUSED_PER_IP,		/* 429: max_connections_per_ip */
+	REFUSED_HEADER_TIMEOUT,	/* closed: header_timeout */
+	REFUSED_BODY_SIZE,	/* 413: max_body_size */
 	REFUSED_MAX
 };
 

@@ -30,10 +30,11 @@
 #define RESPAWN_FAST_MS		1000	/* died sooner than this: wait before respawn */
 
 static struct worker	 workers[MAX_WORKERS];
-static int		 nworkers;
+static int		 nworkers;	/* wanted in the current set */
 static const int	*listen_fds;
 static int		 nlisten;
 static char		 worker_path[1024];
+static char		 listen_kinds[CONFIG_MAX_LISTEN + 2];
 static struct event	*sigchld_ev;
 static int		 stopping;
 
@@ -48,7 +49,7 @@ supervise_nworkers(void)
 struct worker *
 supervise_worker(int index)
 {
-	if (index < 0 || index >= nworkers)
+	if (index < 0 || index >= MAX_WORKERS || !workers[index].w_used)
 		return NULL;
 	return &workers[index];
 }
@@ -56,9 +57,9 @@ supervise_worker(int index)
 struct chan *
 supervise_chan(int index)
 {
-	if (index < 0 || index >= nworkers)
-		return NULL;
-	return workers[index].w_chan;
+	struct worker	*w = supervise_worker(index);
+
+	return w == NULL ? NULL : w->w_chan;
 }
 
 /* In the child: put the channel and listen sockets where the worker
@@ -66,7 +67,8 @@ supervise_chan(int index)
 static _Noreturn void
 worker_exec(struct worker *w, int chan_fd)
 {
-	char	index[16], count[16], *argv[10];
+	char	index[16], count[16], facility[16], *argv[16];
+	const char *logfile;
 	int	high[CONFIG_MAX_LISTEN], hchan, i, argc = 0, fd;
 
 	/* Copy everything above the target range first, so that no dup2
@@ -93,6 +95,18 @@ worker_exec(struct worker *w, int chan_fd)
 	argv[argc++] = count;
 	if (log_debugging())
 		argv[argc++] = "-d";
+	argv[argc++] = "-k";
+	argv[argc++] = listen_kinds;
+	if (log_syslog_facility() != -1) {
+		snprintf(facility, sizeof(facility), "%d",
+		    log_syslog_facility());
+		argv[argc++] = "-s";
+		argv[argc++] = facility;
+	}
+	if ((logfile = log_file_path()) != NULL) {
+		argv[argc++] = "-o";
+		argv[argc++] = (char *)logfile;
+	}
 	argv[argc] = NULL;
 	execv(worker_path, argv);
 	fprintf(stderr, "chatd: exec %s: %s\n", worker_path, strerror(errno));
@@ -120,10 +134,13 @@ worker_chan_closed_cb(struct chan *ch, void *arg)
 static void
 respawn_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct worker	*w = arg;
+
 	(void)fd;
 	(void)what;
-	if (!stopping)
-		worker_spawn(arg);
+	/* A reload may have retired or reused the slot meanwhile. */
+	if (!stopping && w->w_used && !w->w_retiring && w->w_pid == -1)
+		worker_spawn(w);
 }
 
 static void
@@ -157,8 +174,8 @@ worker_by_pid(pid_t pid)
 {
 	int	i;
 
-	for (i = 0; i < nworkers; i++)
-		if (workers[i].w_pid == pid)
+	for (i = 0; i < MAX_WORKERS; i++)
+		if (workers[i].w_used && workers[i].w_pid == pid)
 			return &workers[i];
 	return NULL;
 }
@@ -177,14 +194,20 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if ((w = worker_by_pid(pid)) == NULL)
 			continue;
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) && !w->w_retiring)
 			log_warnx("lost worker %d (pid %d): signal %d",
 			    w->w_index, (int)pid, WTERMSIG(status));
-		else if (!stopping)
+		else if (!stopping && !w->w_retiring)
 			log_warnx("lost worker %d (pid %d): exit %d",
 			    w->w_index, (int)pid, WEXITSTATUS(status));
 		w->w_pid = -1;
 		worker_chan_closed_cb(NULL, w);
+		if (w->w_retiring) {
+			log_info("retired worker %d (pid %d) has finished",
+			    w->w_index, (int)pid);
+			w->w_used = w->w_retiring = 0;
+			continue;
+		}
 		if (stopping)
 			continue;
 		w->w_restarts++;
@@ -199,6 +222,12 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 void
+supervise_set_kinds(const char *kinds)
+{
+	snprintf(listen_kinds, sizeof(listen_kinds), "%s", kinds);
+}
+
+void
 supervise_init(const int *fds, int n, int count, const char *path)
 {
 	int	i;
@@ -209,7 +238,7 @@ supervise_init(const int *fds, int n, int count, const char *path)
 	if (nworkers > MAX_WORKERS)
 		nworkers = MAX_WORKERS;
 	snprintf(worker_path, sizeof(worker_path), "%s", path);
-	for (i = 0; i < nworkers; i++) {
+	for (i = 0; i < MAX_WORKERS; i++) {
 		workers[i].w_index = i;
 		workers[i].w_pid = -1;
 	}
@@ -223,8 +252,56 @@ supervise_start(void)
 {
 	int	i;
 
-	for (i = 0; i < nworkers; i++)
+	for (i = 0; i < nworkers; i++) {
+		workers[i].w_used = 1;
 		worker_spawn(&workers[i]);
+	}
+}
+
+int
+supervise_reload(int count, const char *path)
+{
+	int	i, n, nfree = 0;
+
+	if (count > MAX_WORKERS / 2)
+		count = MAX_WORKERS / 2;
+	for (i = 0; i < MAX_WORKERS; i++)
+		if (!workers[i].w_used)
+			nfree++;
+	if (nfree < count)
+		return -1;
+	/* Old first: SIGUSR2 makes them stop accepting; their sessions
+	 * stay with them until the clients leave. */
+	for (i = 0; i < MAX_WORKERS; i++) {
+		if (!workers[i].w_used || workers[i].w_retiring)
+			continue;
+		workers[i].w_retiring = 1;
+		if (workers[i].w_pid > 0)
+			kill(workers[i].w_pid, SIGUSR2);
+		else
+			workers[i].w_used = 0;	/* was waiting to respawn */
+	}
+	snprintf(worker_path, sizeof(worker_path), "%s", path);
+	nworkers = count;
+	for (i = 0, n = 0; i < MAX_WORKERS && n < count; i++) {
+		if (workers[i].w_used)
+			continue;
+		workers[i].w_used = 1;
+		workers[i].w_restarts = 0;
+		worker_spawn(&workers[i]);
+		n++;
+	}
+	return 0;
+}
+
+void
+supervise_signal(int sig)
+{
+	int	i;
+
+	for (i = 0; i < MAX_WORKERS; i++)
+		if (workers[i].w_used && workers[i].w_pid > 0)
+			kill(workers[i].w_pid, sig);
 }
 
 void
@@ -234,14 +311,14 @@ supervise_stop(void)
 	int64_t	deadline;
 
 	stopping = 1;
-	for (i = 0; i < nworkers; i++)
+	for (i = 0; i < MAX_WORKERS; i++)
 		if (workers[i].w_pid > 0)
 			kill(workers[i].w_pid, SIGTERM);
 	/* Give workers a moment to close their clients cleanly. */
 	deadline = now_ms() + 5000;
 	do {
 		left = 0;
-		for (i = 0; i < nworkers; i++) {
+		for (i = 0; i < MAX_WORKERS; i++) {
 			if (workers[i].w_pid <= 0)
 				continue;
 			if (waitpid(workers[i].w_pid, &status, WNOHANG) ==
@@ -253,7 +330,7 @@ supervise_stop(void)
 		if (left)
 			usleep(20000);
 	} while (left && now_ms() < deadline);
-	for (i = 0; i < nworkers; i++)
+	for (i = 0; i < MAX_WORKERS; i++)
 		if (workers[i].w_pid > 0) {
 			kill(workers[i].w_pid, SIGKILL);
 			waitpid(workers[i].w_pid, &status, 0);

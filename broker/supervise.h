@@ -2,7 +2,9 @@
  * supervise.h - the worker processes: fork and exec chatd-worker over a
  * socketpair, hand it the listen sockets, respawn it when it dies.
  * Worker indexes are stable: a respawned worker takes the index (and the
- * share of the work) of the one it replaces.
+ * share of the work) of the one it replaces.  A reload starts a new set
+ * of workers in free slots and retires the old ones: they stop accepting
+ * and exit once their last connection has closed.
  */
 #ifndef CHATD_SUPERVISE_H
 #define CHATD_SUPERVISE_H
@@ -17,15 +19,27 @@ struct worker {
 	pid_t		 w_pid;		/* -1 = not running */
 	struct chan	*w_chan;	/* NULL until forked, or after loss */
 	int		 w_ready;	/* said MSG_HELLO */
+	int		 w_used;	/* slot holds a worker, running or due */
+	int		 w_retiring;	/* replaced by a reload: no respawn */
 	unsigned	 w_restarts;
 	int64_t		 w_started_ms;
 };
 
 void		 supervise_init(const int *listen_fds, int nlisten, int nworkers,
 		    const char *worker_path);
+/* One letter per listen socket for chatd-worker -k (see worker/listen.h). */
+void		 supervise_set_kinds(const char *kinds);
 void		 supervise_start(void);
 void		 supervise_stop(void);
-struct worker	*supervise_worker(int index);	/* NULL if out of range */
+/*
+ * Start count new workers (exec'ing path) and retire the running ones.
+ * -1 if there are not enough free slots (too many old workers still
+ * draining); nothing changes then.
+ */
+int		 supervise_reload(int count, const char *path);
+/* Send sig to every worker, current and retiring. */
+void		 supervise_signal(int sig);
+struct worker	*supervise_worker(int index);	/* NULL if no such worker */
 int		 supervise_nworkers(void);
 /* The channel to a worker, or NULL if it is not running. */
 struct chan	*supervise_chan(int index);

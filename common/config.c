@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -15,6 +16,7 @@ enum cfg_kind {
 	CK_STR,
 	CK_LISTEN,
 	CK_FACILITY,
+	CK_ADMIN,
 };
 
 struct keyword {
@@ -26,6 +28,9 @@ struct keyword {
 	long		 k_min, k_max;	/* ints */
 };
 
+static int	parse_listen(struct listen_addr *, const char *, char *,
+		    size_t);
+
 #define KINT(n, f, g, lo, hi) \
 	{ n, CK_INT, g, offsetof(struct config, f), 0, lo, hi }
 #define KSTR(n, f, g) \
@@ -34,6 +39,7 @@ struct keyword {
 
 /* Sorted by name: looked up with bsearch. */
 static const struct keyword keywords[] = {
+	{ "admin_listen", CK_ADMIN, CFG_BROKER, 0, 0, 0, 0 },
 	KINT("connection_timeout", connection_timeout, CFG_WORKER, 1, 31536000),
 	KSTR("control_socket", control_socket, CFG_BROKER),
 	KSTR("cors_origins", cors_origins, CFG_WORKER),
@@ -43,11 +49,20 @@ static const struct keyword keywords[] = {
 	KINT("database_port", db_port, CFG_BROKER, 0, 65535),
 	KSTR("database_socket", db_socket, CFG_BROKER),
 	KSTR("database_user", db_user, CFG_BROKER),
+	KSTR("group", group, CFG_BROKER),
+	KINT("header_timeout", header_timeout, CFG_WORKER, 1, 3600),
 	KINT("heartbeat_interval", heartbeat_interval, CFG_WORKER, 1, 86400),
 	KSTR("jwt_algorithm", jwt_algorithm, CFG_WORKER),
 	KSTR("jwt_secret", jwt_secret, CFG_WORKER),
 	KSTR("jwt_user_claim", jwt_user_claim, CFG_WORKER),
 	{ "listen", CK_LISTEN, CFG_BROKER, 0, 0, 0, 0 },
+	KSTR("log_file", log_file, CFG_BROKER),
+	KINT("max_body_size", max_body_size, CFG_WORKER, 0, 104857600),
+	KINT("max_connections", max_connections, CFG_WORKER | CFG_BROKER, 1,
+	    1000000),
+	KINT("max_connections_per_ip", max_connections_per_ip, CFG_WORKER, 0,
+	    1000000),
+	KINT("max_header_size", max_header_size, CFG_WORKER, 1024, 1048576),
 	KINT("max_reconnect_attempts", max_reconnect_attempts, CFG_WORKER, 0, 1000),
 	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 1000000),
 	KSTR("pid_file", pid_file, CFG_BROKER),
@@ -57,7 +72,10 @@ static const struct keyword keywords[] = {
 	KINT("rate_limit_window", rate_limit_window, CFG_WORKER, 1, 86400),
 	KINT("rest_timeout", rest_timeout, CFG_WORKER, 1, 3600),
 	{ "syslog_facility", CK_FACILITY, CFG_BROKER, 0, 0, 0, 0 },
+	KSTR("tls_certificate", tls_certificate, CFG_WORKER),
+	KSTR("tls_key", tls_key, CFG_WORKER),
 	KINT("typing_timeout", typing_timeout, CFG_BROKER, 1, 3600),
+	KSTR("user", user, CFG_BROKER),
 	KSTR("worker_path", worker_path, CFG_BROKER),
 	KINT("workers", workers, CFG_BROKER, 0, 64),
 	KINT("ws_max_message", ws_max_frame, CFG_WORKER, 1024, 16777216),
@@ -100,6 +118,11 @@ config_defaults(struct config *c)
 	c->rate_limit_messages = 300;
 	c->rate_limit_window = 10;
 	c->rest_timeout = 10;
+	c->max_connections = 8192;
+	c->max_connections_per_ip = 0;
+	c->header_timeout = 10;
+	c->max_header_size = 16384;
+	c->max_body_size = 65536;
 }
 
 static int
@@ -113,6 +136,38 @@ keyword_find(const char *name)
 {
 	return bsearch(name, keywords, sizeof(keywords) / sizeof(keywords[0]),
 	    sizeof(keywords[0]), keyword_cmp);
+}
+
+/*
+ * "ADDR [tls]": the address, then options.  Only "tls" exists; the
+ * admin listener takes none.
+ */
+static int
+parse_listen_line(struct listen_addr *la, const char *v, int options,
+    char *err, size_t errsz)
+{
+	char		 addr[sizeof(la->la_text)];
+	const char	*opt;
+	size_t		 n = strcspn(v, " \t");
+
+	opt = v + n + strspn(v + n, " \t");
+	if (n >= sizeof(addr)) {
+		snprintf(err, errsz, "bad listen address \"%s\"", v);
+		return -1;
+	}
+	memcpy(addr, v, n);
+	addr[n] = '\0';
+	if (parse_listen(la, addr, err, errsz) == -1)
+		return -1;
+	if (*opt == '\0')
+		return 0;
+	if (options && strcmp(opt, "tls") == 0) {
+		la->la_tls = 1;
+		return 0;
+	}
+	snprintf(err, errsz, "unknown listen option \"%s\"%s", opt,
+	    options ? " (want \"tls\")" : "");
+	return -1;
 }
 
 /* "host:port", "[v6]:port" or ":port"/"port" (all addresses). */
@@ -202,10 +257,19 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 			    CONFIG_MAX_LISTEN);
 			return -1;
 		}
-		if (parse_listen(&c->listen[c->nlisten], value, err, errsz)
-		    == -1)
+		if (parse_listen_line(&c->listen[c->nlisten], value, 1, err,
+		    errsz) == -1)
 			return -1;
 		c->nlisten++;
+		return 0;
+	case CK_ADMIN:
+		if (parse_listen_line(&c->admin_listen, value, 0, err, errsz)
+		    == -1)
+			return -1;
+		/* A bare port is loopback here: metrics are not public. */
+		if (c->admin_listen.la_host[0] == '\0')
+			snprintf(c->admin_listen.la_host,
+			    sizeof(c->admin_listen.la_host), "127.0.0.1");
 		return 0;
 	case CK_FACILITY:
 		for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
@@ -251,6 +315,30 @@ split_line(char *line, char **key, char **value)
 	return 1;
 }
 
+/* Checks that need the whole file: a TLS listener needs its files. */
+static int
+config_check(const struct config *c, const char *path, char *err,
+    size_t errsz)
+{
+	int	i, tls = 0;
+
+	for (i = 0; i < c->nlisten; i++)
+		tls |= c->listen[i].la_tls;
+	if (tls && (c->tls_certificate[0] == '\0' || c->tls_key[0] == '\0')) {
+		snprintf(err, errsz, "%s: a tls listener needs tls_certificate "
+		    "and tls_key", path);
+		return -1;
+	}
+	if (tls && (access(c->tls_certificate, R_OK) == -1 ||
+	    access(c->tls_key, R_OK) == -1)) {
+		snprintf(err, errsz, "%s: cannot read %s: %s", path,
+		    access(c->tls_certificate, R_OK) == -1 ?
+		    c->tls_certificate : c->tls_key, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_load(struct config *c, const char *path, char *err, size_t errsz)
 {
@@ -293,6 +381,8 @@ config_load(struct config *c, const char *path, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: no listen line", path);
 		rv = -1;
 	}
+	if (rv == 0)
+		rv = config_check(c, path, err, errsz);
 	return rv;
 }
 

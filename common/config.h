@@ -17,6 +17,7 @@ struct listen_addr {
 	char	la_text[128];		/* as written, for logs */
 	char	la_host[96];
 	char	la_port[8];
+	int	la_tls;			/* "listen ADDR tls" */
 };
 
 struct config {
@@ -54,6 +55,18 @@ struct config {
 	char			public_url[256];	/* "" = from the Host header */
 	char			cors_origins[1024];	/* space-separated, "*" = any */
 	int			rest_timeout;		/* seconds to wait for the broker */
+	/* Daemon: TLS, privileges, logging, limits, admin listener. */
+	char			tls_certificate[256];	/* PEM chain, read by workers */
+	char			tls_key[256];
+	char			user[64];		/* "" = stay who we are */
+	char			group[64];		/* "" = the user's group */
+	char			log_file[256];		/* "" = syslog */
+	struct listen_addr	admin_listen;		/* la_port "" = none */
+	int			max_connections;	/* per worker */
+	int			max_connections_per_ip;	/* per worker, 0 = no limit */
+	int			header_timeout;		/* seconds */
+	int			max_header_size;	/* bytes */
+	int			max_body_size;		/* bytes */
 };
 
 /* Keyword groups: which process needs it. */

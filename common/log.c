@@ -14,6 +14,9 @@
 static const char	*log_ident = "chatd";
 static int		 log_use_syslog;
 static int		 log_verbose;
+static int		 log_facility = -1;
+static FILE		*log_fp;
+static const char	*log_path;
 
 void
 log_init(const char *ident, int debug)
@@ -37,6 +40,40 @@ log_to_syslog(int facility)
 {
 	openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
 	log_use_syslog = 1;
+	log_facility = facility;
+}
+
+int
+log_syslog_facility(void)
+{
+	return log_facility;
+}
+
+const char *
+log_file_path(void)
+{
+	return log_path;
+}
+
+int
+log_to_file(const char *path)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "a")) == NULL)
+		return -1;
+	setvbuf(f, NULL, _IOLBF, 0);
+	if (log_fp != NULL)
+		fclose(log_fp);
+	log_fp = f;
+	log_path = path;
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	return log_path == NULL ? 0 : log_to_file(log_path);
 }
 
 int
@@ -57,7 +94,16 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 	}
-	if (log_use_syslog)
+	if (log_fp != NULL) {
+		char		ts[32];
+		time_t		t = time(NULL);
+		struct tm	tm;
+
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S",
+		    localtime_r(&t, &tm));
+		fprintf(log_fp, "%s %s[%d]: %s\n", ts, log_ident,
+		    (int)getpid(), msg);
+	} else if (log_use_syslog)
 		syslog(pri, "%s", msg);
 	else
 		fprintf(stderr, "%s[%d]: %s\n", log_ident, (int)getpid(), msg);

@@ -14,6 +14,12 @@
 void		log_init(const char *ident, int debug);
 void		log_to_syslog(int facility);
 void		log_set_ident(const char *ident);
+/* Append to a file instead (log_file); -1 if it cannot be opened. */
+int		log_to_file(const char *path);
+/* Reopen that file (after rotation); -1 on failure, old file kept. */
+int		log_reopen(void);
+int		log_syslog_facility(void);	/* -1 = not logging to syslog */
+const char	*log_file_path(void);		/* NULL = no log file */
 int		log_debugging(void);
 void		log_warn(const char *, ...) LOG_FMT(1, 2);
 void		log_warnx(const char *, ...) LOG_FMT(1, 2);

@@ -137,6 +137,12 @@ enum msg_type {
 	MSG_REST_DONE,		/* broker -> worker; id=request; u16 HTTP status,
 				   u64 count, u8 more, u64 n1, u64 n2, u64 n3,
 				   str field ("" = detail), str error text */
+	/* daemon: connection limits and /metrics */
+	MSG_WORKER_REFUSED,	/* worker -> broker; u32 reason (enum refusal in
+				   broker/stats.h): a client hit a limit */
+	MSG_METRICS_GET,	/* worker -> broker; id=request; empty */
+	MSG_METRICS,		/* broker -> worker; id=request; str Prometheus
+				   text exposition */
 
 	MSG_TYPE_MAX		/* keep last; not a message */
 };

@@ -13,16 +13,21 @@
 #include <event2/event.h>
 #include <microhttpd.h>
 
+#include "guard.h"
 #include "http.h"
+#include "listen.h"
+#include "metrics.h"
 #include "token.h"
 #include "log.h"
 #include "rest.h"
 #include "session.h"
+#include "stats.h"
+#include "tls.h"
 #include "worker.h"
 #include "ws.h"
 
 #define HTTP_CONN_TIMEOUT_S	30	/* idle keep-alive and slow headers */
-#define HTTP_CONN_MEMORY	(32 * 1024)
+#define HTTP_CONN_SLACK		(16 * 1024)
 #define HTTP_CONN_LIMIT		1000000
 
 static struct MHD_Daemon	*mhd;
@@ -37,6 +42,7 @@ struct req {
 	struct rest_req	*r_rest;
 	uint64_t	 r_since;	/* WebSocket: ?since=, 0 = none */
 	int		 r_since_bad;	/* ?since= that is no message id */
+	struct metrics_req *r_metrics;
 };
 
 static void
@@ -72,13 +78,48 @@ http_event_cb(evutil_socket_t fd, short what, void *arg)
 	http_kick();
 }
 
+/* Handed to notify_cb while MHD_add_connection() runs (see tls.c). */
+static struct tls_conn	*adding_tls;
+static int		 adding_kind = LISTEN_PLAIN;
+
+int
+http_add_connection_as(int fd, const struct sockaddr *sa, socklen_t len,
+    struct tls_conn *t, int kind)
+{
+	int	rv = 0;
+
+	adding_tls = t;
+	adding_kind = kind;
+	if (mhd == NULL || MHD_add_connection(mhd, fd, sa, len) != MHD_YES) {
+		log_debug("%s: connection refused by MHD", __func__);
+		rv = -1;
+	}
+	adding_tls = NULL;
+	adding_kind = LISTEN_PLAIN;
+	/* Let MHD read what may already be waiting on the socket. */
+	http_kick();
+	return rv;
+}
+
 void
 http_add_connection(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	if (mhd == NULL || MHD_add_connection(mhd, fd, sa, len) != MHD_YES)
-		log_debug("%s: connection refused by MHD", __func__);
-	/* Let MHD read what may already be waiting on the socket. */
-	http_kick();
+	(void)http_add_connection_as(fd, sa, len, NULL, LISTEN_PLAIN);
+}
+
+/* Every connection's socket context is its struct hconn (guard.c). */
+static void
+notify_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = guard_open(c, adding_tls, adding_kind);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED &&
+	    *socket_context != NULL) {
+		guard_close(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 int
@@ -110,6 +151,25 @@ http_detail(struct MHD_Connection *c, unsigned status, const char *detail)
 
 	n = snprintf(json, sizeof(json), "{\"detail\":\"%s\"}", detail);
 	return http_reply(c, status, json, n);
+}
+
+/*
+ * 413 if the request's body is over max_body_size, by its Content-Length
+ * or by the bytes seen so far; 0 if it may go on.
+ */
+static unsigned
+http_check_body(struct MHD_Connection *c, uint64_t seen)
+{
+	const char	*cl;
+	uint64_t	 max = (uint64_t)wctx->w_conf.max_body_size;
+
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (seen > max || (cl != NULL && strtoull(cl, NULL, 10) > max)) {
+		guard_count_refusal(REFUSED_BODY_SIZE);
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	}
+	return 0;
 }
 
 static int
@@ -154,12 +214,18 @@ upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls,
     struct MHD_UpgradeResponseHandle *urh)
 {
 	struct req	*r = con_cls;
+	struct hconn	*h = guard_of(c);
+	struct tls_conn	*t;
 
 	(void)cls;
-	(void)c;
 	session_next_replay(r->r_since, r->r_since_bad);
-	session_start(sock, urh, r->r_user, r->r_room, extra_in,
-	    extra_in_size);
+	guard_upgraded(h);
+	if ((t = guard_tls(h)) != NULL)
+		tls_upgrade(t, sock, urh, r->r_user, r->r_room, extra_in,
+		    extra_in_size);
+	else
+		session_start(sock, urh, r->r_user, r->r_room, extra_in,
+		    extra_in_size);
 }
 
 static enum MHD_Result
@@ -204,6 +270,9 @@ ws_handshake(struct MHD_Connection *c, struct req *r, const char *path)
 		r->r_since = parse_room_id(since);	/* same digits rule */
 		r->r_since_bad = r->r_since == 0;
 	}
+	if (r->r_user == 0 || r->r_room == 0)
+		guard_count_refusal(r->r_user == 0 ? REFUSED_AUTH :
+		    REFUSED_NO_ROOM);
 	ws_accept_key(key, accept);
 	if ((resp = MHD_create_response_for_upgrade(upgrade_cb, NULL)) == NULL)
 		return MHD_NO;
@@ -225,11 +294,22 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	struct req	*r = *con_cls;
+	struct hconn	*h;
+	const char	*detail;
+	unsigned	 status;
 	static const char ws_prefix[] = "/ws/chat/";
 
 	(void)cls;
 	(void)version;
 	if (r == NULL) {
+		h = guard_of(c);
+		guard_headers_done(h);
+		/* Refusals answer at once: MHD then closes the connection,
+		 * which is what a refusal wants. */
+		if ((status = guard_refusal(h, &detail)) != 0)
+			return http_detail(c, status, detail);
+		if ((status = http_check_body(c, 0)) != 0)
+			return http_detail(c, status, "Request body too large.");
 		/* First call: headers only.  Answering now would make MHD
 		 * close the connection instead of keeping it alive. */
 		if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -240,6 +320,12 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	r->r_calls++;
+	/* A chunked body over the limit is the REST handler's to refuse:
+	 * it keeps reading and answers 413 once the request is complete,
+	 * since MHD cannot answer in the middle of an upload. */
+	if (guard_kind(guard_of(c)) == LISTEN_ADMIN)
+		return metrics_handle(c, url, method, upload_data_size,
+		    &r->r_metrics);
 	if (strncmp(url, ws_prefix, sizeof(ws_prefix) - 1) == 0) {
 		if (*upload_data_size != 0) {
 			*upload_data_size = 0;
@@ -261,10 +347,11 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct req	*r = *con_cls;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
+	guard_request_done(guard_of(c));
 	if (r == NULL)
 		return;
+	metrics_free(r->r_metrics);
 	rest_free(r->r_rest);
 	free(r);
 	*con_cls = NULL;
@@ -285,6 +372,17 @@ mhd_log_cb(void *cls, const char *fmt, va_list ap)
 	log_debug("mhd: %s", msg);
 }
 
+/*
+ * MHD keeps a request's head in its per-connection pool: sizing the pool
+ * from max_header_size makes a bigger head fail with MHD's own 431.
+ */
+static size_t
+http_memory_limit(void)
+{
+	/* Room for the head plus MHD's read and write buffers. */
+	return (size_t)wctx->w_conf.max_header_size + HTTP_CONN_SLACK;
+}
+
 int
 http_init(void)
 {
@@ -295,11 +393,13 @@ http_init(void)
 	    0, NULL, NULL, access_cb, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONN_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, http_memory_limit(),
 	    /* Upgraded WebSockets count against MHD's limit too, and its
-	     * default (about 1000) is far below what a worker holds. */
+	     * default (about 1000) is far below what a worker holds; our
+	     * own max_connections is the limit that answers clients. */
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONN_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_cb, NULL,
 	    MHD_OPTION_END);
 	if (mhd == NULL)
 		return -1;

@@ -12,6 +12,12 @@ int	http_init(void);
 void	http_shutdown(void);
 /* Takes fd: MHD owns and closes it from here, also on failure. */
 void	http_add_connection(int fd, const struct sockaddr *, socklen_t);
+/* The same for a socket from a listener of another kind (listen.h), or
+ * for the plaintext end of a TLS connection's socketpair (t); -1 if MHD
+ * refused it (and closed fd). */
+struct tls_conn;
+int	http_add_connection_as(int fd, const struct sockaddr *, socklen_t,
+	    struct tls_conn *t, int kind);
 /* Let MHD run now (after a resume or an upgraded socket's release). */
 void	http_kick(void);
 

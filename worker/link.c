@@ -8,6 +8,7 @@
 #include "link.h"
 #include "log.h"
 #include "rest.h"
+#include "metrics.h"
 #include "session.h"
 #include "worker.h"
 
@@ -234,6 +235,17 @@ recv_replay_done(struct wire_msg *m)
 	return 0;
 }
 
+static int
+recv_metrics(struct wire_msg *m)
+{
+	struct str	text;
+
+	if (rd_str(&m->payload, &text) == -1 || rd_left(&m->payload) != 0)
+		return -1;
+	metrics_answer(m->hdr.id, text.s, text.len);
+	return 0;
+}
+
 int
 wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 {
@@ -262,6 +274,8 @@ wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 		return recv_deliver(m);
 	case MSG_SEND_FAIL:
 		return recv_send_fail(m);
+	case MSG_METRICS:
+		return recv_metrics(m);
 	case MSG_HEALTH_CHECK:
 		if (rd_left(&m->payload) != 0)
 			return -1;

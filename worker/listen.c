@@ -3,6 +3,7 @@
  * the kernel wakes one or more and the rest see EAGAIN, which is cheap.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -15,11 +16,12 @@
 #include "http.h"
 #include "listen.h"
 #include "log.h"
+#include "tls.h"
 #include "worker.h"
 
 #define ACCEPT_BATCH	64	/* per wake-up, so one busy listener cannot starve the loop */
 
-static struct event	*accept_ev[CONFIG_MAX_LISTEN];
+static struct event	*accept_ev[CONFIG_MAX_LISTEN + 1];
 static int		 naccept;
 
 static void
@@ -30,7 +32,6 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	int			fd, i, one = 1;
 
 	(void)what;
-	(void)arg;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
@@ -46,20 +47,29 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if (ss.ss_family != AF_UNIX)
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 			    sizeof(one));
-		http_add_connection(fd, (struct sockaddr *)&ss, len);
+		if (*(const char *)arg == LISTEN_TLS)
+			tls_accept(fd, (struct sockaddr *)&ss, len);
+		else
+			(void)http_add_connection_as(fd, (struct sockaddr *)&ss,
+			    len, NULL, *(const char *)arg);
 	}
 }
 
+static char	kinds[CONFIG_MAX_LISTEN + 2];
+
 int
-listen_start(int first_fd, int count)
+listen_start(int first_fd, int count, const char *kind)
 {
 	int	i;
 
-	for (i = 0; i < count && i < CONFIG_MAX_LISTEN; i++) {
+	snprintf(kinds, sizeof(kinds), "%s", kind);
+	for (i = 0; i < count && i < (int)sizeof(kinds) - 1; i++) {
+		if (kinds[i] == '\0')
+			kinds[i] = LISTEN_PLAIN;
 		if (evutil_make_socket_nonblocking(first_fd + i) == -1)
 			return -1;
 		accept_ev[i] = event_new(wctx->w_base, first_fd + i,
-		    EV_READ | EV_PERSIST, accept_cb, NULL);
+		    EV_READ | EV_PERSIST, accept_cb, &kinds[i]);
 		if (accept_ev[i] == NULL || event_add(accept_ev[i], NULL) == -1)
 			return -1;
 		naccept++;

@@ -552,7 +552,7 @@ rest_start(struct rest_req *rq, const char *method)
 	}
 	if (rq->rq_too_big) {
 		snprintf(text, sizeof(text), "Request body too large (max %d "
-		    "bytes).", wctx->w_conf.ws_max_frame);
+		    "bytes).", wctx->w_conf.max_body_size);
 		return answer_detail(rq, MHD_HTTP_CONTENT_TOO_LARGE, text);
 	}
 	if ((user = authenticate(rq, &rv)) == 0)
@@ -584,12 +584,11 @@ rest_start(struct rest_req *rq, const char *method)
 	return ask_broker(rq, user, page, before, "", 0, "", 0);
 }
 
-/* Keep a body chunk, up to ws_max_message bytes: a chat message must fit
- * one WebSocket message too. */
+/* Keep a body chunk, up to max_body_size bytes. */
 static void
 take_body(struct rest_req *rq, const char *data, size_t n)
 {
-	size_t	 max = (size_t)wctx->w_conf.ws_max_frame, cap;
+	size_t	 max = (size_t)wctx->w_conf.max_body_size, cap;
 	char	*p;
 
 	if (rq->rq_too_big || rq->rq_kind == -1)
@@ -640,7 +639,7 @@ rest_early(struct MHD_Connection *c, const char *url, const char *method,
 	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (v == NULL || strtoull(v, NULL, 10) <=
-	    (unsigned long long)wctx->w_conf.ws_max_frame)
+	    (unsigned long long)wctx->w_conf.max_body_size)
 		return MHD_YES;
 	if ((rq = req_new(c, url)) == NULL)
 		return MHD_NO;

@@ -269,6 +269,10 @@ static const struct {
 	    "listen0" },
 	{ "listen bracketed all-zero IPv6", "listen", "[::]:80", 0, 0,
 	    "::|80", "listen0" },
+	{ "listen with the tls option", "listen", "127.0.0.1:8443 tls", 0, 0,
+	    "127.0.0.1|8443", "listen0" },
+	{ "listen with an unknown option", "listen", "127.0.0.1:8443 ssl", 0,
+	    -1, "unknown listen option \"ssl\" (want \"tls\")", "nlisten" },
 	{ "listen without a port", "listen", "host:", 0, -1,
 	    "bad listen address \"host:\"", "nlisten" },
 	{ "listen port 0", "listen", "host:0", 0, -1,
@@ -587,6 +591,9 @@ static const char *const worker_keys[] = {
 	"message_size_limit", "ping_timeout", "ws_max_message",
 	"rate_limit_messages", "rate_limit_window",
 	"cors_origins", "public_url", "rest_timeout",
+	"header_timeout", "max_body_size", "max_connections",
+	"max_connections_per_ip", "max_header_size", "tls_certificate",
+	"tls_key",
 };
 
 /* Broker-only: must never leave the broker. */
@@ -594,7 +601,8 @@ static const char *const broker_keys[] = {
 	"control_socket", "database_host", "database_name",
 	"database_password", "database_port", "database_socket",
 	"database_user", "listen", "pid_file", "syslog_facility",
-	"worker_path", "workers", "typing_timeout",
+	"worker_path", "workers", "typing_timeout", "admin_listen", "group",
+	"log_file", "user",
 };
 
 #define NWORKER	(sizeof(worker_keys) / sizeof(worker_keys[0]))
@@ -619,6 +627,15 @@ static const char *const sample[][2] = {
 	{ "public_url", "https://chat.example.com" },
 	{ "rest_timeout", "4" },
 	{ "workers", "3" },
+	{ "max_connections", "77" },
+	{ "max_connections_per_ip", "5" },
+	{ "header_timeout", "4" },
+	{ "max_header_size", "8192" },
+	{ "max_body_size", "1000" },
+	{ "tls_certificate", "/etc/ssl/chat.pem" },
+	{ "tls_key", "/etc/ssl/chat.key" },
+	{ "user", "chatd" },
+	{ "log_file", "/var/log/chatd.log" },
 };
 
 static void
