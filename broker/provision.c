@@ -353,19 +353,21 @@ prov_next(struct prov *p)
 	prov_insert(p);
 }
 
-/* "http://HOST:PORT" of the first listen address. */
+/* "http://HOST:PORT" of the first listen address ("https://" if it is
+ * a TLS listener). */
 static void
 default_base(char *out, size_t outsz)
 {
 	const struct listen_addr	*la = &broker->b_conf.listen[0];
 	const char			*h = la->la_host;
+	const char			*scheme = la->la_tls ? "https" : "http";
 
 	if (h[0] == '\0' || strcmp(h, "0.0.0.0") == 0)
 		h = "127.0.0.1";
 	else if (strcmp(h, "::") == 0)
 		h = "::1";
-	snprintf(out, outsz, strchr(h, ':') ? "http://[%s]:%s" :
-	    "http://%s:%s", h, la->la_port);
+	snprintf(out, outsz, strchr(h, ':') ? "%s://[%s]:%s" : "%s://%s:%s",
+	    scheme, h, la->la_port);
 }
 
 static int

@@ -190,8 +190,12 @@ static void
 close_cb(struct wsc *c, int code, void *arg)
 {
 	(void)c;
-	(void)code;
 	if (*(int *)arg == 0) {
+		/* A few reasons are worth seeing; thousands are not. */
+		if (res.conn_fail < 3)
+			fprintf(stderr, "chat-bench: connection failed (%s %d)\n",
+			    code ? "close code" : "network error or refused "
+			    "handshake", code);
 		pending_connects--;
 		res.conn_fail++;
 		connect_more();

@@ -77,6 +77,19 @@ addr_key(const struct sockaddr *sa)
 	return h == 0 ? 1 : h;
 }
 
+static void
+count_add(uint64_t ipkey, int delta)
+{
+	uintptr_t	n = (uintptr_t)hmap_get(&by_addr, ipkey);
+
+	CHATD_ASSERT(delta > 0 || (n > 0 && nconns > 0));
+	if (n + delta == 0)
+		hmap_del(&by_addr, ipkey);
+	else if (hmap_put(&by_addr, ipkey, (void *)(n + delta)) == -1)
+		log_warnx("%s: out of memory", __func__);
+	nconns += delta;
+}
+
 void
 guard_count_refusal(int reason)
 {
@@ -164,15 +177,7 @@ guard_open(struct MHD_Connection *c, struct tls_conn *t, int kind)
 void
 guard_close(struct hconn *h)
 {
-	uintptr_t	n;
-
-	n = (uintptr_t)hmap_get(&by_addr, h->h_ipkey);
-	CHATD_ASSERT(n > 0 && nconns > 0);
-	if (n == 1)
-		hmap_del(&by_addr, h->h_ipkey);
-	else
-		hmap_put(&by_addr, h->h_ipkey, (void *)(n - 1));
-	nconns--;
+	count_add(h->h_ipkey, -1);
 	if (h->h_tls != NULL)
 		tls_mhd_closed(h->h_tls);
 	event_free(h->h_timer);
@@ -227,13 +232,27 @@ guard_request_done(struct hconn *h)
 	header_clock(h);
 }
 
-void
+/*
+ * The WebSocket session outlives MHD's connection (it lets MHD go once
+ * admitted), so it takes a count of its own, given back with
+ * guard_unhold(); for a moment the connection counts twice.
+ */
+uint64_t
 guard_upgraded(struct hconn *h)
 {
 	if (h == NULL)
-		return;
+		return 0;
 	h->h_upgraded = 1;
 	evtimer_del(h->h_timer);
+	count_add(h->h_ipkey, 1);
+	return h->h_ipkey;
+}
+
+void
+guard_unhold(uint64_t ipkey)
+{
+	if (ipkey != 0)
+		count_add(ipkey, -1);
 }
 
 size_t

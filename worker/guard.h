@@ -30,7 +30,9 @@ void		 guard_headers_done(struct hconn *);
 /* The request is answered: the next one's headers are on the clock. */
 void		 guard_request_done(struct hconn *);
 /* The connection is a WebSocket now: no more header clock. */
-void		 guard_upgraded(struct hconn *);
+/* Returns a count the WebSocket session holds until guard_unhold(). */
+uint64_t	 guard_upgraded(struct hconn *);
+void		 guard_unhold(uint64_t);
 /* Tell the broker a client hit a limit (enum refusal). */
 void		 guard_count_refusal(int reason);
 size_t		 guard_connections(void);

@@ -219,7 +219,7 @@ upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls,
 
 	(void)cls;
 	session_next_replay(r->r_since, r->r_since_bad);
-	guard_upgraded(h);
+	session_next_hold(guard_upgraded(h));
 	if ((t = guard_tls(h)) != NULL)
 		tls_upgrade(t, sock, urh, r->r_user, r->r_room, extra_in,
 		    extra_in_size);

@@ -12,6 +12,7 @@
  * only then lets MHD close the socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "chan.h"
 #include "content.h"
 #include "heartbeat.h"
+#include "guard.h"
 #include "hmap.h"
 #include "http.h"
 #include "json.h"
@@ -62,6 +64,7 @@ enum s_state {
 struct session {
 	uint32_t			 s_id;
 	struct MHD_UpgradeResponseHandle *s_urh;
+	uint64_t			 s_hold;	/* guard count, 0 = none */
 	enum s_state			 s_state;
 	int				 s_registered;	/* broker knows it */
 	int				 s_peer_closed;	/* got its close frame */
@@ -109,6 +112,7 @@ static uint32_t		next_id = 1;
 static struct jw	out_json;	/* scratch; one message at a time */
 static struct event	*sweep_ev;	/* heartbeats of every session */
 static uint64_t		 next_since;	/* see session_next_replay() */
+static uint64_t		 next_hold;	/* see session_next_hold() */
 static int		 next_since_bad;
 
 static void	session_destroy(struct session *);
@@ -305,6 +309,21 @@ session_close(struct session *s, uint16_t code, const char *reason)
 	evtimer_add(s->s_timer, &tv);
 }
 
+/*
+ * Let MHD forget the connection: it frees its per-connection memory pool
+ * (most of an idle connection's cost) and closes its own socket, which
+ * the session does not use.
+ */
+static void
+session_release_mhd(struct session *s)
+{
+	if (s->s_urh == NULL)
+		return;
+	MHD_upgrade_action(s->s_urh, MHD_UPGRADE_ACTION_CLOSE);
+	s->s_urh = NULL;
+	http_kick();
+}
+
 static void
 session_destroy(struct session *s)
 {
@@ -322,11 +341,12 @@ session_destroy(struct session *s)
 	if (s->s_pre != NULL)
 		evbuffer_free(s->s_pre);
 	ws_reader_free(&s->s_rd);
-	/* The bufferevent does not own the socket: MHD does, and closes it. */
+	/* The bufferevent owns its socket: a copy of MHD's for plain
+	 * connections, the TCP socket for TLS ones. */
 	bufferevent_free(s->s_bev);
-	MHD_upgrade_action(s->s_urh, MHD_UPGRADE_ACTION_CLOSE);
+	session_release_mhd(s);
+	guard_unhold(s->s_hold);
 	free(s);
-	http_kick();
 }
 
 void
@@ -334,10 +354,21 @@ session_start(int fd, struct MHD_UpgradeResponseHandle *urh, uint64_t user,
     uint64_t room, const char *extra_in, size_t extra_len)
 {
 	struct bufferevent	*bev;
+	int			 own;
 
-	bev = bufferevent_socket_new(wctx->w_base, fd, 0);
+	/* A copy of the socket, so that MHD can be let go of its own as
+	 * soon as the session is admitted (see session_release_mhd). */
+	if ((own = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("%s: dup", __func__);
+		session_next_drop();
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	bev = bufferevent_socket_new(wctx->w_base, own, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		log_warnx("%s: out of memory", __func__);
+		close(own);
+		session_next_drop();
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		return;
 	}
@@ -360,6 +391,8 @@ session_start_bev(struct bufferevent *bev, struct MHD_UpgradeResponseHandle *urh
 	s->s_room = room;
 	s->s_opened_ms = s->s_last_ms = s->s_prev_ms = now_ms();
 	s->s_held_tail = &s->s_held;
+	s->s_hold = next_hold;
+	next_hold = 0;
 	s->s_replay_since = next_since;
 	s->s_replay_bad = next_since_bad;
 	next_since = 0;
@@ -403,11 +436,28 @@ fail_free:
 		event_free(s->s_timer);
 	if (s->s_pre)
 		evbuffer_free(s->s_pre);
+	guard_unhold(s->s_hold);
 	free(s);
 fail:
 	log_warnx("%s: out of memory", __func__);
+	session_next_drop();
 	bufferevent_free(bev);
 	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+void
+session_next_hold(uint64_t ipkey)
+{
+	next_hold = ipkey;
+}
+
+void
+session_next_drop(void)
+{
+	guard_unhold(next_hold);
+	next_hold = 0;
+	next_since = 0;
+	next_since_bad = 0;
 }
 
 void
@@ -430,6 +480,8 @@ session_accepted(uint32_t id, const char *username, size_t len)
 	if (s == NULL || s->s_state != S_PENDING)
 		return;
 	s->s_state = S_OPEN;
+	/* Outside MHD's callbacks now, so it may be told. */
+	session_release_mhd(s);
 	jw_reset(j);
 	jw_obj_open(j);
 	jw_kcstr(j, "type", "connection_established");

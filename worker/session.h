@@ -24,8 +24,9 @@ struct bufferevent;
  */
 void	session_start(int fd, struct MHD_UpgradeResponseHandle *,
 	    uint64_t user, uint64_t room, const char *extra_in, size_t extra_len);
-/* The same over an existing stream (a TLS connection, say).  Takes bev;
- * it must not own the socket, which MHD closes. */
+/* The same over an existing stream (a TLS connection, say).  Takes bev,
+ * which owns its socket; MHD's own socket for the connection is given back
+ * to MHD once the session is admitted. */
 void	session_start_bev(struct bufferevent *bev,
 	    struct MHD_UpgradeResponseHandle *, uint64_t user, uint64_t room,
 	    const char *extra_in, size_t extra_len);
@@ -45,6 +46,10 @@ void	session_deliver(const struct delivery *);
  * means a since parameter was given but is not a message id.  The next
  * session_start*() consumes them.
  */
+/* The connection-limit count (guard.c) the next session holds. */
+void	session_next_hold(uint64_t);
+/* The next session will not start after all: drop what was set for it. */
+void	session_next_drop(void);
 void	session_next_replay(uint64_t since, int bad);
 
 /* Broker notices for the clients (chat protocol). */

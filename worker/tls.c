@@ -296,7 +296,7 @@ tls_upgrade(struct tls_conn *t, int sock, struct MHD_UpgradeResponseHandle *urh,
 
 	if (t->t_tls == NULL || t->t_pair == NULL ||
 	    (pre = evbuffer_new()) == NULL) {
-		session_next_replay(0, 0);	/* not for the next session */
+		session_next_drop();	/* not for the next session */
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		return;
 	}
