@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <inttypes.h>
+#include <math.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -236,10 +237,11 @@ status_summary(struct jw *j)
 	jw_kuint(j, "connections", nconns);
 	jw_kuint(j, "online_users", hmap_count(&users));
 	jw_kuint(j, "active_rooms", hmap_count(&rooms));
+	/* Rates to a tenth: more digits are noise, and tables show them. */
 	jw_key(j, "stored_per_second");
-	jw_double(j, stored);
+	jw_double(j, round(stored * 10) / 10);
 	jw_key(j, "delivered_per_second");
-	jw_double(j, delivered);
+	jw_double(j, round(delivered * 10) / 10);
 	jw_kuint(j, "messages_stored", stats.msgs_stored);
 	jw_kuint(j, "messages_failed", stats.msgs_failed);
 	jw_kuint(j, "deliveries", stats.deliver_frames);
