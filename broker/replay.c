@@ -82,6 +82,28 @@ send_row(struct bconn *c, MYSQL_ROW row, uint64_t since)
 	buf_free(&b);
 }
 
+/*
+ * The connection a replay query answered for, or NULL when there is
+ * nothing more to do: the connection is gone, or the query failed (the
+ * client is told).  rp is freed whenever NULL is returned.
+ */
+static struct bconn *
+query_answered(struct replay *rp, unsigned err, const char *errstr)
+{
+	struct bconn	*c;
+
+	if ((c = still_open(rp)) == NULL)
+		return NULL;
+	if (err != 0) {
+		log_warnx("replay: %s", errstr);
+		finish(c, "Replay failed: the server could not read the "
+		    "history, try again");
+		free(rp);
+		return NULL;
+	}
+	return c;
+}
+
 static void
 rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
@@ -94,15 +116,8 @@ rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	char		 notice[160];
 
 	(void)affected;
-	if ((c = still_open(rp)) == NULL)
+	if ((c = query_answered(rp, err, errstr)) == NULL)
 		return;
-	if (err != 0) {
-		log_warnx("%s: %s", __func__, errstr);
-		finish(c, "Replay failed: the server could not read the "
-		    "history, try again");
-		free(rp);
-		return;
-	}
 	notice[0] = '\0';
 	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
 		if (n++ == REPLAY_MAX) {
@@ -131,15 +146,8 @@ anchor_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	int		 n;
 
 	(void)affected;
-	if ((c = still_open(rp)) == NULL)
+	if ((c = query_answered(rp, err, errstr)) == NULL)
 		return;
-	if (err != 0) {
-		log_warnx("%s: %s", __func__, errstr);
-		finish(c, "Replay failed: the server could not read the "
-		    "history, try again");
-		free(rp);
-		return;
-	}
 	if (res != NULL)
 		row = mysql_fetch_row(res);
 	if (row == NULL || strtoull(row[0], NULL, 10) != c->c_room_id) {

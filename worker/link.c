@@ -50,6 +50,16 @@ recv_ws_accept(struct wire_msg *m)
 	return 0;
 }
 
+/* A string of a frame as a C string, cut to fit out. */
+static void
+str_copy(char *out, size_t outsz, const struct str *v)
+{
+	size_t	n = v->len < outsz - 1 ? v->len : outsz - 1;
+
+	memcpy(out, v->s, n);
+	out[n] = '\0';
+}
+
 /* u16 close code, str reason: the payload of a close request. */
 static int
 read_close(struct wire_msg *m, uint16_t *code, char *text, size_t textsz)
@@ -59,10 +69,7 @@ read_close(struct wire_msg *m, uint16_t *code, char *text, size_t textsz)
 	if (rd_u16(&m->payload, code) == -1 ||
 	    rd_str(&m->payload, &reason) == -1 || rd_left(&m->payload) != 0)
 		return -1;
-	if (reason.len >= textsz)
-		reason.len = textsz - 1;
-	memcpy(text, reason.s, reason.len);
-	text[reason.len] = '\0';
+	str_copy(text, textsz, &reason);
 	return 0;
 }
 
@@ -110,10 +117,7 @@ recv_send_fail(struct wire_msg *m)
 	if (rd_str(&m->payload, &temp) == -1 ||
 	    rd_str(&m->payload, &reason) == -1 || rd_left(&m->payload) != 0)
 		return -1;
-	if (reason.len >= sizeof(text))
-		reason.len = sizeof(text) - 1;
-	memcpy(text, reason.s, reason.len);
-	text[reason.len] = '\0';
+	str_copy(text, sizeof(text), &reason);
 	session_send_failed((uint32_t)m->hdr.id, &temp, text);
 	return 0;
 }
@@ -128,16 +132,6 @@ recv_ws_kick(struct wire_msg *m)
 		return -1;
 	session_kick((uint32_t)m->hdr.id, code, text);
 	return 0;
-}
-
-/* A string of a frame as a C string, cut to fit out. */
-static void
-str_copy(char *out, size_t outsz, const struct str *v)
-{
-	size_t	n = v->len < outsz - 1 ? v->len : outsz - 1;
-
-	memcpy(out, v->s, n);
-	out[n] = '\0';
 }
 
 static int
