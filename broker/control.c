@@ -383,7 +383,7 @@ check_db_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		check_answer(arg, 0, detail);
 		return;
 	}
-	if (res != NULL && (row = mysql_fetch_row(res)) != NULL && row[0])
+	if ((row = db_row(res)) != NULL && row[0])
 		v = strtol(row[0], NULL, 10);
 	snprintf(detail, sizeof(detail), "schema version %ld, want %d%s", v,
 	    schema_wanted(), db_connected(broker->b_dbw) ? "" :

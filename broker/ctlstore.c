@@ -16,6 +16,7 @@
 #include "broker.h"
 #include "buf.h"
 #include "control.h"
+#include "db.h"
 #include "json.h"
 #include "mint.h"
 #include "room.h"
@@ -176,7 +177,7 @@ rows_reply(struct ctl *c, MYSQL_RES *res, void (*fill)(struct jw *,
 	size_t		n = 0;
 
 	jw_init(&j);
-	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+	while ((row = db_row(res)) != NULL) {
 		fill(&j, row);
 		ctl_row(c, &j);
 		n++;
@@ -407,7 +408,7 @@ find_cb(struct ctl *c, MYSQL_RES *res, unsigned err, const char *errstr,
 	(void)affected;
 	if (db_failed(c, err, errstr))
 		return;
-	if (res == NULL || (row = mysql_fetch_row(res)) == NULL) {
+	if ((row = db_row(res)) == NULL) {
 		ctl_fail(c, "no user %s", f->f_name);
 		return;
 	}
@@ -536,7 +537,7 @@ room_created_cb(struct ctl *c, MYSQL_RES *res, unsigned err,
 	(void)state;
 	if (db_failed(c, err, errstr))
 		return;
-	if (res == NULL || (row = mysql_fetch_row(res)) == NULL) {
+	if ((row = db_row(res)) == NULL) {
 		ctl_fail(c, "the new room was not returned");
 		return;
 	}
@@ -561,7 +562,7 @@ room_dup_cb(struct ctl *c, MYSQL_RES *res, unsigned err, const char *errstr,
 	(void)affected;
 	if (db_failed(c, err, errstr))
 		return;
-	if (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+	if ((row = db_row(res)) != NULL) {
 		ctl_fail(c, "room %s already joins these users with this match",
 		    row[0]);
 		return;

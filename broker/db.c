@@ -392,6 +392,12 @@ db_query(struct db *d, const char *sql, size_t len, db_cb *cb, void *arg)
 	return 0;
 }
 
+MYSQL_ROW
+db_row(MYSQL_RES *res)
+{
+	return res == NULL ? NULL : mysql_fetch_row(res);
+}
+
 size_t
 db_queued(const struct db *d)
 {

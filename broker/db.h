@@ -33,6 +33,8 @@ void		 db_free(struct db *);
 int		 db_query(struct db *, const char *sql, size_t len, db_cb *,
 		    void *arg);
 size_t		 db_queued(const struct db *);
+/* The next row of a callback's result, NULL when none (or no result). */
+MYSQL_ROW	 db_row(MYSQL_RES *);
 int		 db_connected(const struct db *);
 /* Escape into out (2 * n + 1 bytes); returns the length written. */
 unsigned long	 db_escape(struct db *, char *out, const char *in,

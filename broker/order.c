@@ -527,7 +527,7 @@ twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	MYSQL_ROW	 row;
 
 	(void)affected;
-	if (err != 0 || res == NULL || (row = mysql_fetch_row(res)) == NULL) {
+	if (err != 0 || (row = db_row(res)) == NULL) {
 		log_warnx("%s: message %" PRIu64 ": stored twin not found: %s",
 		    __func__, m->m_id, err ? errstr : "no row");
 		fail_msg(m, "Message sending failed");

@@ -100,8 +100,7 @@ profile_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		    errstr);
 		ok = -1;
 	} else {
-		if (res != NULL)
-			row = mysql_fetch_row(res);
+		row = db_row(res);
 		if (profile_store(pr->pr_user, row ? row[0] : NULL,
 		    row ? row[1] : NULL) == -1)
 			ok = -1;

@@ -126,7 +126,7 @@ prov_sql_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	want = p->p_phase ? p->p_nrooms : p->p_nusers;
 	if (want - p->p_done > BATCH)
 		want = p->p_done + BATCH;
-	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+	while ((row = db_row(res)) != NULL) {
 		if (p->p_phase == 0) {
 			us = row[1] ? strrchr(row[1], '_') : NULL;
 			idx = us ? (uint32_t)strtoul(us + 1, NULL, 10) : 0;

@@ -390,7 +390,7 @@ counts_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	unsigned	 i;
 
 	(void)affected;
-	if (err != 0 || res == NULL || (row = mysql_fetch_row(res)) == NULL) {
+	if (err != 0 || (row = db_row(res)) == NULL) {
 		log_warnx("%s: %s", __func__, err ? errstr : "no row");
 		wait_done(q, -1);
 		return;

@@ -253,7 +253,7 @@ counts_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	MYSQL_ROW	 row;
 
 	(void)affected;
-	if (err != 0 || res == NULL || (row = mysql_fetch_row(res)) == NULL) {
+	if (err != 0 || (row = db_row(res)) == NULL) {
 		log_warnx("%s: room %" PRIu64 ": %s", __func__, rs->rs_room,
 		    err ? errstr : "no row");
 		rs->rs_failed = 1;

@@ -119,7 +119,7 @@ rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	if ((c = query_answered(rp, err, errstr)) == NULL)
 		return;
 	notice[0] = '\0';
-	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+	while ((row = db_row(res)) != NULL) {
 		if (n++ == REPLAY_MAX) {
 			snprintf(notice, sizeof(notice), "Replay incomplete: "
 			    "more than %d messages; reconnect with since=%"
@@ -148,8 +148,7 @@ anchor_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	(void)affected;
 	if ((c = query_answered(rp, err, errstr)) == NULL)
 		return;
-	if (res != NULL)
-		row = mysql_fetch_row(res);
+	row = db_row(res);
 	if (row == NULL || strtoull(row[0], NULL, 10) != c->c_room_id) {
 		snprintf(notice, sizeof(notice), "Cannot replay: message %"
 		    PRIu64 " is not in this room", rp->rp_since);

@@ -81,7 +81,7 @@ user_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		log_warnx("%s: user %" PRIu64 ": %s", __func__, lr->lr_id,
 		    errstr);
 		found = -1;
-	} else if (res != NULL && (row = mysql_fetch_row(res)) != NULL)
+	} else if ((row = db_row(res)) != NULL)
 		found = user_cache(row[0], row[1], row[2]) ? 1 : -1;
 	lr->lr_cb(found, lr->lr_arg);
 	free(lr);
@@ -101,7 +101,7 @@ room_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		log_warnx("%s: room %" PRIu64 ": %s", __func__, lr->lr_id,
 		    errstr);
 		found = -1;
-	} else if (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
+	} else if ((row = db_row(res)) != NULL) {
 		found = -1;
 		if ((r = room_get(lr->lr_id)) != NULL)
 			found = 1;

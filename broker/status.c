@@ -275,7 +275,7 @@ lookup_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	if (err != 0)
 		log_warnx("%s: message %" PRIu64 ": %s", __func__, lk->lk_msg,
 		    errstr);
-	else if (res != NULL && (row = mysql_fetch_row(res)) != NULL)
+	else if ((row = db_row(res)) != NULL)
 		e = recent_put(lk->lk_msg, strtoull(row[0], NULL, 10),
 		    strtoull(row[1], NULL, 10), atoi(row[2]));
 	if (c != NULL && c->c_state == BC_OPEN) {
