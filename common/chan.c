@@ -9,7 +9,10 @@
 #include <event2/event.h>
 
 #include "chan.h"
+#include "flush.h"
 #include "log.h"
+
+#define CHAN_READ_MAX	(256 * 1024)
 
 struct chan {
 	struct bufferevent	*c_bev;
@@ -17,6 +20,7 @@ struct chan {
 	chan_close_cb		*c_close_cb;
 	void			*c_arg;
 	struct buf		 c_out;
+	struct flusher		 c_flush;
 	int			 c_in_cb;	/* dispatching: defer the free */
 	int			 c_dead;
 	int			 c_free_me;
@@ -28,6 +32,7 @@ chan_fail(struct chan *c)
 	if (c->c_dead)
 		return;
 	c->c_dead = 1;
+	flush_detach(&c->c_flush);
 	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
 	c->c_close_cb(c, c->c_arg);
 }
@@ -63,6 +68,15 @@ chan_read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
+chan_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct chan	*c = arg;
+
+	(void)bev;
+	flush_drained(&c->c_flush);
+}
+
+static void
 chan_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct chan	*c = arg;
@@ -92,8 +106,12 @@ chan_new(struct event_base *base, int fd, chan_msg_cb *msg_cb,
 	c->c_close_cb = close_cb;
 	c->c_arg = arg;
 	buf_init(&c->c_out);
-	bufferevent_setcb(c->c_bev, chan_read_cb, NULL, chan_event_cb, c);
-	if (bufferevent_enable(c->c_bev, EV_READ | EV_WRITE) == -1) {
+	bufferevent_setcb(c->c_bev, chan_read_cb, chan_write_cb, chan_event_cb,
+	    c);
+	/* Frames between processes come in bulk: fewer, larger reads. */
+	bufferevent_set_max_single_read(c->c_bev, CHAN_READ_MAX);
+	if (flush_attach(&c->c_flush, c->c_bev) == -1 ||
+	    bufferevent_enable(c->c_bev, EV_READ) == -1) {
 		chan_free(c);
 		return NULL;
 	}
@@ -111,6 +129,7 @@ chan_free(struct chan *c)
 		bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
 		return;
 	}
+	flush_detach(&c->c_flush);
 	bufferevent_free(c->c_bev);
 	buf_free(&c->c_out);
 	free(c);
@@ -160,6 +179,7 @@ chan_send_raw(struct chan *c, const void *p, size_t n)
 		log_warnx("%s: bufferevent_write failed", __func__);
 		return -1;
 	}
+	flush_later(&c->c_flush);
 	return 0;
 }
 

@@ -1,9 +1,9 @@
 /*
  * chan.h - a framed channel over a stream socket (socketpair or Unix
  * socket), driven by libevent.  Frames are built in the channel's scratch
- * buffer and queued on the socket; libevent coalesces everything queued in
- * one loop turn into one write.  Incoming frames are handed to the
- * owner's callback one at a time.
+ * buffer and queued on the socket; everything queued in one loop turn
+ * leaves in one write at its end (flush.h).  Incoming frames are handed
+ * to the owner's callback one at a time.
  */
 #ifndef CHATD_CHAN_H
 #define CHATD_CHAN_H

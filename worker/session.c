@@ -27,6 +27,7 @@
 
 #include "chan.h"
 #include "content.h"
+#include "flush.h"
 #include "heartbeat.h"
 #include "guard.h"
 #include "hmap.h"
@@ -73,6 +74,7 @@ struct session {
 	struct event			*s_timer;
 	struct evbuffer			*s_pre;		/* extra_in, NULL once used */
 	struct evbuffer			*s_out;		/* s_bev's output */
+	struct flusher			 s_flush;	/* plain sockets only */
 	struct ws_reader		 s_rd;
 	uint64_t			 s_user;
 	uint64_t			 s_room;
@@ -118,6 +120,9 @@ static int		 next_since_bad;
 static void	session_destroy(struct session *);
 static void	session_close(struct session *, uint16_t, const char *);
 static void	session_read(struct session *);
+static void	session_new(struct bufferevent *, int,
+		    struct MHD_UpgradeResponseHandle *, uint64_t, uint64_t,
+		    const char *, size_t);
 static int	sweep_start(void);
 
 size_t
@@ -166,13 +171,14 @@ room_unlink(struct session *s)
 }
 
 /*
- * Bytes queued on s_out are written by the bufferevent when the socket is
- * ready, so everything queued in one loop turn leaves in one write.
+ * Everything queued on s_out in one loop turn leaves in one write: at the
+ * turn's end for a plain socket (flush.h), when the TLS bufferevent
+ * writes for a TLS one.
  */
 static void
 session_flush_later(struct session *s)
 {
-	(void)s;
+	flush_later(&s->s_flush);
 }
 
 static void
@@ -258,8 +264,11 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	/* Our close frame is out and theirs is in: the handshake is done. */
-	if (s->s_state == S_CLOSING && s->s_peer_closed)
+	if (s->s_state == S_CLOSING && s->s_peer_closed) {
 		session_destroy(s);
+		return;
+	}
+	flush_drained(&s->s_flush);
 }
 
 static void
@@ -300,7 +309,10 @@ session_close(struct session *s, uint16_t code, const char *reason)
 	if (s->s_state == S_CLOSING)
 		return;
 	s->s_state = S_CLOSING;
-	if (ws_write_close(s->s_out, code, reason) == -1) {
+	/* libevent writes from here on, and write_cb sees the close frame
+	 * leave. */
+	if (ws_write_close(s->s_out, code, reason) == -1 ||
+	    flush_handover(&s->s_flush) == -1) {
 		evtimer_add(s->s_timer, &now);
 		return;
 	}
@@ -341,6 +353,7 @@ session_destroy(struct session *s)
 	if (s->s_pre != NULL)
 		evbuffer_free(s->s_pre);
 	ws_reader_free(&s->s_rd);
+	flush_detach(&s->s_flush);
 	/* The bufferevent owns its socket: a copy of MHD's for plain
 	 * connections, the TCP socket for TLS ones. */
 	bufferevent_free(s->s_bev);
@@ -372,12 +385,22 @@ session_start(int fd, struct MHD_UpgradeResponseHandle *urh, uint64_t user,
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		return;
 	}
-	session_start_bev(bev, urh, user, room, extra_in, extra_len);
+	session_new(bev, 1, urh, user, room, extra_in, extra_len);
 }
 
 void
 session_start_bev(struct bufferevent *bev, struct MHD_UpgradeResponseHandle *urh,
     uint64_t user, uint64_t room, const char *extra_in, size_t extra_len)
+{
+	session_new(bev, 0, urh, user, room, extra_in, extra_len);
+}
+
+/* direct: bev is a socket bufferevent, written at the end of each loop
+ * turn (flush.h). */
+static void
+session_new(struct bufferevent *bev, int direct,
+    struct MHD_UpgradeResponseHandle *urh, uint64_t user, uint64_t room,
+    const char *extra_in, size_t extra_len)
 {
 	struct session	*s;
 	struct chan	*ch = wctx->w_broker;
@@ -415,7 +438,11 @@ session_start_bev(struct bufferevent *bev, struct MHD_UpgradeResponseHandle *urh
 	/* Nothing is read until the broker admits the session. */
 	bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
 	bufferevent_disable(bev, EV_READ);
-	bufferevent_enable(bev, EV_WRITE);
+	if ((direct ? flush_attach(&s->s_flush, bev) :
+	    bufferevent_enable(bev, EV_WRITE)) == -1) {
+		session_destroy(s);
+		return;
+	}
 	if (user == 0) {
 		session_close(s, CLOSE_AUTH, "Authentication failed");
 		return;
