@@ -1,9 +1,8 @@
 /*
  * presence.c - online/offline per user, from the connection count.
  *
- * XXX Finding the rooms a user is in walks every cached room: O(rooms) on
- * each first connect and last disconnect, fine for tens of thousands of
- * rooms.  A per-user room list is the fix beyond that.
+ * A change is told in the user's cached rooms (room.h keeps a list per
+ * user): a room that is not cached has no connections to tell.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,8 +64,6 @@ tell_room(struct room *r, void *arg)
 	uint64_t		 me = pc->pc_user->u_id;
 	struct buf		 b;
 
-	if (!room_is_participant(r, me))
-		return;
 	for (c = r->r_conns; c != NULL; c = c->c_room_next)
 		if (c->c_user != me)
 			break;
@@ -88,7 +85,7 @@ changed(struct user *u, int online)
 
 	u->u_last_seen_ms = now_ms();
 	store_last_seen(u);
-	room_foreach(tell_room, &pc);
+	user_foreach_room(u, tell_room, &pc);
 }
 
 void

@@ -68,6 +68,74 @@ user_cache(const char *id, const char *username, const char *display)
 	return u;
 }
 
+/* Add r to u's rooms; -1 when out of memory. */
+static int
+user_add_room(struct user *u, struct room *r)
+{
+	struct room	**v;
+	unsigned	  cap;
+
+	if (u->u_nrooms == u->u_rooms_cap) {
+		cap = u->u_rooms_cap ? 2 * u->u_rooms_cap : 4;
+		if ((v = reallocarray(u->u_rooms, cap, sizeof(*v))) == NULL)
+			return -1;
+		u->u_rooms = v;
+		u->u_rooms_cap = cap;
+	}
+	u->u_rooms[u->u_nrooms++] = r;
+	return 0;
+}
+
+/*
+ * Insert or keep a room row (id, participant1, participant2, match_id,
+ * created ms, username1, display1, username2, display2) and both its
+ * users.  A room is cached only with both users and in both their room
+ * lists, so presence never misses it.
+ */
+static struct room *
+room_cache(uint64_t id, MYSQL_ROW row)
+{
+	struct user	*u1, *u2;
+	struct room	*r;
+
+	if ((r = room_get(id)) != NULL)
+		return r;
+	if ((u1 = user_cache(row[1], row[5], row[6])) == NULL ||
+	    (u2 = user_cache(row[2], row[7], row[8])) == NULL ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->r_id = id;
+	r->r_p1 = u1->u_id;
+	r->r_p2 = u2->u_id;
+	r->r_match = row[3] ? strtoull(row[3], NULL, 10) : 0;
+	r->r_created_ms = strtoll(row[4], NULL, 10);
+	if (user_add_room(u1, r) == -1)
+		goto fail;
+	if (user_add_room(u2, r) == -1) {
+		u1->u_nrooms--;
+		goto fail;
+	}
+	if (hmap_put(&rooms, r->r_id, r) == -1) {
+		u1->u_nrooms--;
+		u2->u_nrooms--;
+		goto fail;
+	}
+	return r;
+fail:
+	free(r);
+	return NULL;
+}
+
+void
+user_foreach_room(const struct user *u, void (*fn)(struct room *, void *),
+    void *arg)
+{
+	unsigned	i;
+
+	for (i = 0; i < u->u_nrooms; i++)
+		fn(u->u_rooms[i], arg);
+}
+
 static void
 user_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
@@ -92,7 +160,6 @@ room_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
 	struct load_req	*lr = arg;
-	struct room	*r;
 	MYSQL_ROW	 row;
 	int		 found = 0;
 
@@ -101,25 +168,8 @@ room_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		log_warnx("%s: room %" PRIu64 ": %s", __func__, lr->lr_id,
 		    errstr);
 		found = -1;
-	} else if ((row = db_row(res)) != NULL) {
-		found = -1;
-		if ((r = room_get(lr->lr_id)) != NULL)
-			found = 1;
-		else if ((r = calloc(1, sizeof(*r))) != NULL) {
-			r->r_id = lr->lr_id;
-			r->r_p1 = strtoull(row[1], NULL, 10);
-			r->r_p2 = strtoull(row[2], NULL, 10);
-			r->r_match = row[3] ? strtoull(row[3], NULL, 10) : 0;
-			r->r_created_ms = strtoll(row[4], NULL, 10);
-			if (hmap_put(&rooms, r->r_id, r) == 0)
-				found = 1;
-			else
-				free(r);
-		}
-		if (found == 1 && (user_cache(row[1], row[5], row[6]) == NULL ||
-		    user_cache(row[2], row[7], row[8]) == NULL))
-			found = -1;
-	}
+	} else if ((row = db_row(res)) != NULL)
+		found = room_cache(lr->lr_id, row) == NULL ? -1 : 1;
 	lr->lr_cb(found, lr->lr_arg);
 	free(lr);
 }
@@ -201,15 +251,4 @@ room_workers(const struct room *r)
 	for (c = r->r_conns; c != NULL; c = c->c_room_next)
 		mask |= 1ULL << c->c_worker;
 	return mask;
-}
-
-void
-room_foreach(void (*fn)(struct room *, void *), void *arg)
-{
-	uint64_t	 key;
-	void		*v;
-	size_t		 i = 0;
-
-	while (hmap_next(&rooms, &i, &key, &v))
-		fn(v, arg);
 }

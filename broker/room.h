@@ -18,6 +18,9 @@ struct user {
 	char		*u_display_name;
 	unsigned	 u_nconns;	/* live connections, all rooms, all workers */
 	int64_t		 u_last_seen_ms;	/* 0 = never connected */
+	/* The cached rooms the user is a participant of. */
+	struct room	**u_rooms;
+	unsigned	 u_nrooms, u_rooms_cap;
 };
 
 struct room {
@@ -42,8 +45,9 @@ void		 room_load(uint64_t id, room_load_cb *, void *arg);
 int		 room_is_participant(const struct room *, uint64_t user_id);
 void		 room_add_conn(struct room *, struct bconn *);
 void		 room_del_conn(struct room *, struct bconn *);
-/* Call fn for every cached room. */
-void		 room_foreach(void (*fn)(struct room *, void *), void *arg);
+/* Call fn for every cached room u is a participant of. */
+void		 user_foreach_room(const struct user *,
+		    void (*fn)(struct room *, void *), void *arg);
 /* Bitmask of workers that hold at least one connection in the room. */
 uint64_t	 room_workers(const struct room *);
 
