@@ -303,8 +303,11 @@ main(int argc, char *argv[])
 	if ((broker->b_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	broker->b_dbw = db_new(broker->b_base, &broker->b_conf, "writer", 1);
+	broker->b_dbs = db_new(broker->b_base, &broker->b_conf, "status writer",
+	    1);
 	broker->b_dbr = db_new(broker->b_base, &broker->b_conf, "reader", 1);
-	if (broker->b_dbw == NULL || broker->b_dbr == NULL)
+	if (broker->b_dbw == NULL || broker->b_dbs == NULL ||
+	    broker->b_dbr == NULL)
 		fatalx("cannot set up database connections");
 	order_init(max_id);
 	control_init();
@@ -330,6 +333,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(broker->b_base);
 	control_close();
 	db_free(broker->b_dbw);
+	db_free(broker->b_dbs);
 	db_free(broker->b_dbr);
 	query_shutdown();
 	profile_shutdown();

@@ -19,6 +19,9 @@ struct broker {
 	struct config		 b_conf;
 	const char		*b_conf_path;
 	struct db		*b_dbw;		/* message writes (group commit) */
+	/* Status and last_seen writes: their commits overlap the
+	 * messages' instead of queueing behind them. */
+	struct db		*b_dbs;
 	struct db		*b_dbr;		/* lookups and reads */
 	int64_t			 b_started_ms;
 };

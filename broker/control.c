@@ -64,6 +64,13 @@ static uint64_t		 next_ctl_id = 1;
 static struct db	*ctl_dbh;	/* admin work, off the message path */
 static char		 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
+/* Both write connections: messages, and status and last_seen. */
+static int
+writers_connected(void)
+{
+	return db_connected(broker->b_dbw) && db_connected(broker->b_dbs);
+}
+
 struct ctl *
 ctl_get(uint64_t id)
 {
@@ -246,7 +253,7 @@ status_summary(struct jw *j)
 	jw_kuint(j, "messages_failed", stats.msgs_failed);
 	jw_kuint(j, "deliveries", stats.deliver_frames);
 	jw_kuint(j, "pending_writes", order_pending());
-	jw_kbool(j, "db_writer_connected", db_connected(broker->b_dbw));
+	jw_kbool(j, "db_writer_connected", writers_connected());
 	jw_kbool(j, "db_reader_connected", db_connected(broker->b_dbr));
 	jw_kint(j, "worker_count", supervise_nworkers());
 	jw_kint(j, "workers_running", running);
@@ -386,10 +393,9 @@ check_db_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	if ((row = db_row(res)) != NULL && row[0])
 		v = strtol(row[0], NULL, 10);
 	snprintf(detail, sizeof(detail), "schema version %ld, want %d%s", v,
-	    schema_wanted(), db_connected(broker->b_dbw) ? "" :
+	    schema_wanted(), writers_connected() ? "" :
 	    "; writer connection down");
-	check_answer(arg, v == schema_wanted() && db_connected(broker->b_dbw),
-	    detail);
+	check_answer(arg, v == schema_wanted() && writers_connected(), detail);
 }
 
 static int

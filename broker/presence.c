@@ -51,7 +51,7 @@ store_last_seen(const struct user *u)
 	    "FROM_UNIXTIME(%" PRId64 ".%03d) WHERE id = %" PRIu64,
 	    u->u_last_seen_ms / 1000, (int)(u->u_last_seen_ms % 1000),
 	    u->u_id);
-	if (db_query(broker->b_dbw, q, n, store_cb, NULL) == -1)
+	if (db_query(broker->b_dbs, q, n, store_cb, NULL) == -1)
 		log_warnx("%s: out of memory", __func__);
 }
 

@@ -206,7 +206,7 @@ flush(void)
 		buf_add(&sql, t, n);
 	}
 	buf_add(&sql, ")", 1);
-	if (sql.b_err || db_query(broker->b_dbw, (char *)sql.b_data,
+	if (sql.b_err || db_query(broker->b_dbs, (char *)sql.b_data,
 	    sql.b_len, batch_done_cb, NULL) == -1)
 		fatalx("%s: out of memory building a status batch", __func__);
 }

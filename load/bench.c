@@ -39,6 +39,7 @@ struct result {
 	uint64_t	sent, acked, delivered, errors;
 	uint64_t	sent_measured, delivered_measured;
 	uint64_t	conn_ok, conn_fail, dropped;
+	uint64_t	receipts;	/* message_delivered/_read sent */
 	double		connect_secs;
 	struct hist	lat;
 };
@@ -70,6 +71,7 @@ static double		 rate;		/* messages/s in all, 0 = as fast as possible */
 static unsigned		 window = 4;	/* in flight per sender, closed loop */
 static double		 duration = 10, warmup = 2;
 static int		 nprocs = 1, nsrc = 1, json_out;
+static int		 receipts;	/* -R: answer with receipts */
 
 /* Per process. */
 static struct fixture	 fx;
@@ -112,6 +114,28 @@ send_one(struct side *sd)
 
 static void	connect_more(void);
 static void	ready_check(void);
+
+/* What a chat app answers to a message it shows: delivered, then read. */
+static void
+send_receipts(struct wsc *c, const char *s, size_t n)
+{
+	static const char	*const kinds[] = { "delivered", "read" };
+	const char		*p;
+	char			 msg[96];
+	uint64_t		 id;
+	size_t			 i;
+	int			 len;
+
+	if ((p = memmem(s, n, "\"id\":", 5)) == NULL)
+		return;
+	id = strtoull(p + 5, NULL, 10);
+	for (i = 0; i < 2; i++) {
+		len = snprintf(msg, sizeof(msg), "{\"type\":\"message_%s\","
+		    "\"message_id\":%" PRIu64 "}", kinds[i], id);
+		if (wsc_send_text(c, msg, len) == 0)
+			res.receipts++;
+	}
+}
 
 /* Open means admitted: the server said connection_established. */
 static void
@@ -166,6 +190,8 @@ text_cb(struct wsc *c, const char *s, size_t n, void *arg)
 	}
 	now = mono_us();
 	res.delivered++;
+	if (receipts)
+		send_receipts(c, s, n);
 	if (t0 >= t_measure0 && t0 < t_stop) {
 		res.delivered_measured++;
 		hist_add(&res.lat, now - t0);
@@ -408,7 +434,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: chat-bench -f fixture.json [-p pairs] "
 	    "[-r rate] [-w window] [-d seconds] [-W warmup] [-i idle] "
-	    "[-j procs] [-s source_addrs] [-J]\n");
+	    "[-j procs] [-s source_addrs] [-R] [-J]\n");
 	exit(2);
 }
 
@@ -425,13 +451,15 @@ print_result(const struct result *r, double secs)
 		    ",\"p90_us\":%" PRIu64 ",\"p99_us\":%" PRIu64
 		    ",\"p999_us\":%" PRIu64 ",\"max_us\":%" PRIu64
 		    ",\"conn_ok\":%" PRIu64 ",\"conn_fail\":%" PRIu64
-		    ",\"dropped\":%" PRIu64 ",\"connect_per_s\":%.1f}\n",
+		    ",\"dropped\":%" PRIu64 ",\"connect_per_s\":%.1f"
+		    ",\"receipts\":%" PRIu64 "}\n",
 		    npairs, nidle, rate, r->sent, r->delivered,
 		    (int64_t)(r->sent - r->errors - r->delivered), r->errors,
 		    mps, hist_quantile(&r->lat, .5), hist_quantile(&r->lat, .9),
 		    hist_quantile(&r->lat, .99), hist_quantile(&r->lat, .999),
 		    r->lat.h_max, r->conn_ok, r->conn_fail, r->dropped,
-		    r->connect_secs > 0 ? r->conn_ok / r->connect_secs : 0);
+		    r->connect_secs > 0 ? r->conn_ok / r->connect_secs : 0,
+		    r->receipts);
 		return;
 	}
 	printf("connections: %" PRIu64 " open, %" PRIu64 " failed, %.1f/s; "
@@ -460,7 +488,7 @@ main(int argc, char *argv[])
 	struct rlimit	 rl;
 	char		 b;
 
-	while ((ch = getopt(argc, argv, "d:f:i:j:Jp:r:s:w:W:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:f:i:j:Jp:r:Rs:w:W:")) != -1) {
 		switch (ch) {
 		case 'd': duration = atof(optarg); break;
 		case 'f': fixture_path = optarg; break;
@@ -469,6 +497,7 @@ main(int argc, char *argv[])
 		case 'J': json_out = 1; break;
 		case 'p': npairs = strtoul(optarg, NULL, 10); break;
 		case 'r': rate = atof(optarg); break;
+		case 'R': receipts = 1; break;
 		case 's': nsrc = atoi(optarg); break;
 		case 'w': window = atoi(optarg); break;
 		case 'W': warmup = atof(optarg); break;
@@ -542,6 +571,7 @@ main(int argc, char *argv[])
 		sum.conn_ok += r.conn_ok;
 		sum.conn_fail += r.conn_fail;
 		sum.dropped += r.dropped;
+		sum.receipts += r.receipts;
 		if (r.connect_secs > sum.connect_secs)
 			sum.connect_secs = r.connect_secs;
 		hist_merge(&sum.lat, &r.lat);

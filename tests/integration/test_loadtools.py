@@ -4,6 +4,7 @@ chat-bench driven by a fixture file, as a benchmark run uses them."""
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -82,9 +83,10 @@ def test_loadtest_rejects_bad_arguments():
     assert r.returncode == 2 and "unknown mode" in r.stderr
 
 
-def test_bench_delivers_every_message(db, chatd, tmp_path):
+def bench_fixture(db, chatd, tmp_path, pairs):
+    """A fixture file of pairs new rooms, as chatctl provision writes it."""
     users, rooms = [], []
-    for i in range(20):
+    for i in range(pairs):
         a = h.make_user(db, h.unique_name("bn_a"))
         b = h.make_user(db, h.unique_name("bn_b"))
         rooms.append({"id": h.make_room(db, a, b), "participant1": a, "participant2": b,
@@ -96,6 +98,11 @@ def test_bench_delivers_every_message(db, chatd, tmp_path):
           "jwt_alg": "HS256", "user_id_claim": "user_id", "users": users, "rooms": rooms}
     path = tmp_path / "fixture.json"
     path.write_text(json.dumps(fx))
+    return path, [r["id"] for r in rooms]
+
+
+def test_bench_delivers_every_message(db, chatd, tmp_path):
+    path, _ = bench_fixture(db, chatd, tmp_path, 20)
     before = int(db.scalar("SELECT COUNT(*) FROM messages"))
     r = run([tool("chat-bench"), "-f", str(path), "-p", "20", "-r", "400", "-d", "3",
              "-W", "1", "-i", "10", "-J"])
@@ -104,5 +111,27 @@ def test_bench_delivers_every_message(db, chatd, tmp_path):
     assert res["conn_ok"] == 50 and res["conn_fail"] == 0, res
     assert res["sent"] > 800 and res["undelivered"] == 0 and res["errors"] == 0, res
     assert res["p50_us"] > 0 and res["p99_us"] >= res["p50_us"], res
+    assert res["receipts"] == 0, res
     stored = int(db.scalar("SELECT COUNT(*) FROM messages")) - before
     assert stored == res["sent"], (stored, res)
+
+
+def test_bench_receipts_mark_every_message_read(db, chatd, tmp_path):
+    path, room_ids = bench_fixture(db, chatd, tmp_path, 10)
+    r = run([tool("chat-bench"), "-f", str(path), "-p", "10", "-r", "200", "-d", "2",
+             "-W", "1", "-R", "-J"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["undelivered"] == 0 and res["errors"] == 0, res
+    assert res["receipts"] == 2 * res["delivered"], res
+    rooms = ",".join(str(i) for i in room_ids)
+    unread = None
+    for _ in range(50):
+        unread = int(db.scalar("SELECT COUNT(*) FROM messages WHERE room_id IN (%s)"
+                               " AND (status <> 3 OR read_at IS NULL)" % rooms))
+        if unread == 0:
+            break
+        time.sleep(0.1)
+    assert unread == 0, "%d messages not marked read" % unread
+    assert int(db.scalar("SELECT COUNT(*) FROM messages WHERE room_id IN (%s)"
+                         % rooms)) == res["sent"]
