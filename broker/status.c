@@ -58,6 +58,7 @@ static struct recent	ring[RECENT_MAX];
 static size_t		ring_pos;
 static struct hmap	recent_map;
 static struct cbatch	waiting, inflight;
+static struct cbatch	sorted;		/* flush()'s scratch */
 static struct buf	sql;
 
 size_t
@@ -106,37 +107,6 @@ ms_sql(struct buf *b, int64_t ms)
 	buf_add(b, t, n);
 }
 
-/*
- * CASE id WHEN ... THEN <ts> ... END over the rows at or past min_status.
- * CASE takes the first WHEN that matches, so a message changed twice in
- * one batch gets its earliest time, or with latest its last one.
- */
-static void
-case_time(struct buf *b, const struct cbatch *cb, int min_status, int latest)
-{
-	const struct change	*c;
-	char			 t[32];
-	size_t			 i, any = 0;
-	int			 n;
-
-	for (i = 0; i < cb->b_len; i++)
-		any += cb->b_rows[i].ch_status >= min_status;
-	if (any == 0) {
-		buf_add(b, "NULL", 4);	/* CASE needs at least one WHEN */
-		return;
-	}
-	buf_add(b, "CASE id", 7);
-	for (i = 0; i < cb->b_len; i++) {
-		c = &cb->b_rows[latest ? cb->b_len - 1 - i : i];
-		if (c->ch_status < min_status)
-			continue;
-		n = snprintf(t, sizeof(t), " WHEN %" PRIu64 " THEN ", c->ch_id);
-		buf_add(b, t, n);
-		ms_sql(b, c->ch_ms);
-	}
-	buf_add(b, " ELSE NULL END", 14);
-}
-
 static void	flush(void);
 
 static void
@@ -164,48 +134,104 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	flush();
 }
 
+/* Changes to one message are accepted only forward, so by id and then
+ * status is by id and then time. */
+static int
+change_cmp(const void *a, const void *b)
+{
+	const struct change	*x = a, *y = b;
+
+	if (x->ch_id != y->ch_id)
+		return x->ch_id < y->ch_id ? -1 : 1;
+	return (x->ch_status > y->ch_status) - (x->ch_status < y->ch_status);
+}
+
+static void
+sql_text(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+static void
+sql_ms_or_null(struct buf *b, int64_t ms)
+{
+	if (ms == 0)
+		buf_add(b, "NULL", 4);
+	else
+		ms_sql(b, ms);
+}
+
 /*
- * One UPDATE for the whole batch.  A message changed twice in one batch
- * appears twice: the status CASE lists the latest change first, and
- * GREATEST/COALESCE keep the furthest status and the first time each
- * status was reached.
+ * One UPDATE for the whole batch, joined to a derived table with one row
+ * per message: its furthest status, the first time it was delivered and
+ * read (a message read at once was delivered then too) and the time of
+ * its last change.  A join keeps the statement's cost linear in the
+ * batch, where CASE id WHEN ... per column would be quadratic.
+ * GREATEST/COALESCE never move a stored status back or overwrite a
+ * stored time.
  */
 static void
 flush(void)
 {
-	struct cbatch	 tmp;
-	char		 t[32];
-	size_t		 i;
-	int		 n;
+	const struct change	*c;
+	struct cbatch		 tmp;
+	char			 t[96];
+	size_t			 i, rows = 0;
+	int64_t			 dl = 0, rd = 0;
+	int			 n, st = 0, first;
 
 	if (inflight.b_len > 0 || waiting.b_len == 0)
 		return;
 	tmp = inflight;
 	inflight = waiting;
 	waiting = tmp;
+	/* A sorted copy: batch_done_cb announces the changes in the order
+	 * they were accepted. */
+	if (sorted.b_cap < inflight.b_len) {
+		free(sorted.b_rows);
+		sorted.b_cap = inflight.b_cap;
+		if ((sorted.b_rows = calloc(sorted.b_cap,
+		    sizeof(*sorted.b_rows))) == NULL)
+			fatalx("%s: out of memory", __func__);
+	}
+	memcpy(sorted.b_rows, inflight.b_rows, inflight.b_len *
+	    sizeof(*sorted.b_rows));
+	sorted.b_len = inflight.b_len;
+	qsort(sorted.b_rows, sorted.b_len, sizeof(*sorted.b_rows),
+	    change_cmp);
 	buf_reset(&sql);
-	buf_add(&sql, "UPDATE messages SET status = GREATEST(status, CASE id",
-	    53);
-	for (i = inflight.b_len; i-- > 0; ) {
-		/* Latest first: the furthest status of a message wins. */
-		n = snprintf(t, sizeof(t), " WHEN %" PRIu64 " THEN %d",
-		    inflight.b_rows[i].ch_id, inflight.b_rows[i].ch_status);
+	sql_text(&sql, "UPDATE messages m JOIN (");
+	for (i = 0; i < sorted.b_len; i++) {
+		c = &sorted.b_rows[i];
+		if (c->ch_status > st)
+			st = c->ch_status;
+		if (c->ch_status >= MS_DELIVERED && dl == 0)
+			dl = c->ch_ms;
+		if (c->ch_status >= MS_READ && rd == 0)
+			rd = c->ch_ms;
+		if (i + 1 < sorted.b_len && sorted.b_rows[i + 1].ch_id ==
+		    c->ch_id)
+			continue;
+		/* The first row names the columns. */
+		first = rows++ == 0;
+		n = snprintf(t, sizeof(t), "%sSELECT %" PRIu64 "%s,%d%s,",
+		    first ? "" : " UNION ALL ", c->ch_id, first ? " id" : "",
+		    st, first ? " st" : "");
 		buf_add(&sql, t, n);
+		sql_ms_or_null(&sql, dl);
+		sql_text(&sql, first ? " dl," : ",");
+		sql_ms_or_null(&sql, rd);
+		sql_text(&sql, first ? " rd," : ",");
+		ms_sql(&sql, c->ch_ms);
+		if (first)
+			sql_text(&sql, " up");
+		st = 0;
+		dl = rd = 0;
 	}
-	buf_add(&sql, " ELSE status END), delivered_at = COALESCE("
-	    "delivered_at, ", 43);
-	case_time(&sql, &inflight, MS_DELIVERED, 0);
-	buf_add(&sql, "), read_at = COALESCE(read_at, ", 31);
-	case_time(&sql, &inflight, MS_READ, 0);
-	buf_add(&sql, "), updated_at = COALESCE(", 25);
-	case_time(&sql, &inflight, MS_DELIVERED, 1);
-	buf_add(&sql, ", updated_at) WHERE id IN (", 27);
-	for (i = 0; i < inflight.b_len; i++) {
-		n = snprintf(t, sizeof(t), "%s%" PRIu64, i ? "," : "",
-		    inflight.b_rows[i].ch_id);
-		buf_add(&sql, t, n);
-	}
-	buf_add(&sql, ")", 1);
+	sql_text(&sql, ") v ON m.id = v.id SET"
+	    " m.status = GREATEST(m.status, v.st),"
+	    " m.delivered_at = COALESCE(m.delivered_at, v.dl),"
+	    " m.read_at = COALESCE(m.read_at, v.rd), m.updated_at = v.up");
 	if (sql.b_err || db_query(broker->b_dbs, (char *)sql.b_data,
 	    sql.b_len, batch_done_cb, NULL) == -1)
 		fatalx("%s: out of memory building a status batch", __func__);

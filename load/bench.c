@@ -84,7 +84,7 @@ static struct idle	*idles;
 static size_t		 my_idle;
 static struct result	 res;
 static size_t		 pending_connects, next_connect, total_connects;
-static int		 phase;		/* 0 connect, 1 wait, 2 run, 3 drain */
+static int		 phase;		/* 0 connect, 1 wait, 2 run, 3 drain, 4 done */
 static uint64_t		 t_run0, t_measure0, t_stop;
 static size_t		 rr_pair;
 static int		 rr_side;
@@ -343,9 +343,14 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (phase == 3) {
 		if (res.delivered >= res.sent - res.errors ||
-		    now >= t_stop + DRAIN_S * 1000000ULL) {
-			event_base_loopexit(base, NULL);
-		}
+		    now >= t_stop + DRAIN_S * 1000000ULL)
+			phase = 4;
+		return;
+	}
+	if (phase == 4) {
+		/* One tick more: the last receipts leave before the
+		 * connections close. */
+		event_base_loopexit(base, NULL);
 		return;
 	}
 	if (phase != 2 || rate == 0 || my_pairs == 0)
