@@ -26,6 +26,7 @@
 
 #define RECENT_MAX	65536
 #define BATCH_MAX	2000
+#define BATCH_ROWS	20000	/* changes per UPDATE, about 2 MiB of SQL */
 
 struct recent {
 	uint64_t	e_id;		/* 0 = free slot */
@@ -161,8 +162,29 @@ sql_ms_or_null(struct buf *b, int64_t ms)
 		ms_sql(b, ms);
 }
 
+/* Keep the statement well under max_allowed_packet: what is past
+ * BATCH_ROWS goes back to waiting (empty here), in order. */
+static int
+batch_split(void)
+{
+	size_t	rest = inflight.b_len - BATCH_ROWS;
+
+	if (waiting.b_cap < rest) {
+		free(waiting.b_rows);
+		waiting.b_cap = rest;
+		if ((waiting.b_rows = calloc(rest, sizeof(*waiting.b_rows))) ==
+		    NULL)
+			return -1;
+	}
+	memcpy(waiting.b_rows, inflight.b_rows + BATCH_ROWS,
+	    rest * sizeof(*waiting.b_rows));
+	waiting.b_len = rest;
+	inflight.b_len = BATCH_ROWS;
+	return 0;
+}
+
 /*
- * One UPDATE for the whole batch, joined to a derived table with one row
+ * One UPDATE for a batch, joined to a derived table with one row
  * per message: its furthest status, the first time it was delivered and
  * read (a message read at once was delivered then too) and the time of
  * its last change.  A join keeps the statement's cost linear in the
@@ -185,6 +207,8 @@ flush(void)
 	tmp = inflight;
 	inflight = waiting;
 	waiting = tmp;
+	if (inflight.b_len > BATCH_ROWS && batch_split() == -1)
+		fatalx("%s: out of memory", __func__);
 	/* A sorted copy: batch_done_cb announces the changes in the order
 	 * they were accepted. */
 	if (sorted.b_cap < inflight.b_len) {
