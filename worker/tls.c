@@ -104,6 +104,24 @@ tls_init(const char *cert_path, const char *key_path)
 	/* Idle connections give their read and write buffers back. */
 	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_alpn_select_cb(c, alpn_cb, NULL);
+	/*
+	 * Resumption by stateless ticket only.  A session cache would be
+	 * this worker's alone and would lose every session whose connection
+	 * closed without close_notify (OpenSSL drops those, and our close
+	 * sends none): it would hold little but the sessions of open
+	 * connections, at an insert and a removal per handshake.  The
+	 * ticket key is random per worker: a ticket resumes on the worker
+	 * that issued it, and elsewhere the client gets a full handshake.
+	 */
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+	/* TLS 1.3 sends two tickets by default; a browser uses one per
+	 * connection, and each costs a session copy, an encryption and a
+	 * record in every handshake. */
+	if (SSL_CTX_set_num_tickets(c, 1) != 1) {
+		tls_log_errors("SSL_CTX_set_num_tickets");
+		SSL_CTX_free(c);
+		return -1;
+	}
 	if (SSL_CTX_set_cipher_list(c, TLS12_CIPHERS) != 1 ||
 	    SSL_CTX_use_certificate_chain_file(c, cert_path) != 1) {
 		tls_log_errors(cert_path);

@@ -322,3 +322,67 @@ def test_limits_answer_over_tls(chatd_factory, cert):
     assert "Too many connections" in json.loads(body)["detail"]
     first.close()
     second.close()
+
+
+def pinned_context(crt, version, tickets=True):
+    ctx = client_context(crt)
+    ctx.minimum_version = ctx.maximum_version = version
+    if not tickets:
+        ctx.options |= ssl.OP_NO_TICKET
+    return ctx
+
+
+def get_over(port, ctx, session=None):
+    """One HTTPS GET on a fresh connection; (reused, session) afterwards.
+    Reading the answer also reads the TLS 1.3 ticket sent before it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as t:
+            t.sendall(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = t.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 404"), data[:80]
+            return t.session_reused, t.session
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["tls1.2", "tls1.3"])
+def test_session_resumed_with_a_ticket(chatd_factory, cert, version):
+    """A client that comes back with the ticket from its first connection
+    resumes its session (one worker, so the one that issued the ticket
+    answers), over TLS 1.2 and 1.3 alike."""
+    s = tls_server(chatd_factory, cert, workers=1)
+    ctx = pinned_context(cert[0], version)
+    reused, session = get_over(s.port, ctx)
+    assert not reused and session is not None and session.has_ticket
+    reused, _ = get_over(s.port, ctx, session)
+    assert reused
+
+
+def test_no_session_id_resumption(chatd_factory, cert):
+    """There is no server-side session cache: a TLS 1.2 client that does
+    not take tickets gets a full handshake every time, and it works."""
+    s = tls_server(chatd_factory, cert, workers=1)
+    ctx = pinned_context(cert[0], ssl.TLSVersion.TLSv1_2, tickets=False)
+    reused, session = get_over(s.port, ctx)
+    assert not reused
+    reused, _ = get_over(s.port, ctx, session)
+    assert not reused
+
+
+def test_one_ticket_per_tls13_handshake(chatd_factory, cert):
+    """A TLS 1.3 handshake brings one session ticket, not OpenSSL's
+    default two."""
+    s = tls_server(chatd_factory, cert)
+    res = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % s.port,
+                          "-tls1_3", "-CAfile", cert[0], "-servername", "localhost",
+                          "-ign_eof"],
+                         input=b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                         capture_output=True, timeout=20)
+    out = res.stdout.decode(errors="replace")
+    assert "HTTP/1.1 404" in out, out[-2000:]
+    assert out.count("Post-Handshake New Session Ticket arrived") == 1, out[-2000:]
+
