@@ -386,3 +386,32 @@ def test_one_ticket_per_tls13_handshake(chatd_factory, cert):
     assert "HTTP/1.1 404" in out, out[-2000:]
     assert out.count("Post-Handshake New Session Ticket arrived") == 1, out[-2000:]
 
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["tls1.2", "tls1.3"])
+def test_chat_over_each_tls_version(chatd_factory, cert, db, version):
+    """Alice pinned to one TLS version and Bob on the default chat both
+    ways, and Alice's connection outlives the worker's heap trimming
+    (which follows handshakes by a second)."""
+    s = tls_server(chatd_factory, cert)
+    a = h.make_user(db, h.unique_name("alice"))
+    b = h.make_user(db, h.unique_name("bob"))
+    room = h.make_room(db, a, b)
+
+    async def main():
+        wa = await h.connect(wss_url(s, room, a), ssl=pinned_context(cert[0], version))
+        assert wa.transport.get_extra_info("ssl_object").version() == {
+            ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+        assert (await h.recv_json(wa))["type"] == "connection_established"
+        wb = await h.connect(wss_url(s, room, b), ssl=client_context(cert[0]))
+        assert (await h.recv_json(wb))["type"] == "connection_established"
+        await asyncio.sleep(1.5)
+        for i, sender in enumerate((wa, wb, wa)):
+            await sender.send(json.dumps({"type": "message", "content": "v%d" % i}))
+            for ws in (wa, wb):
+                assert (await h.recv_type(ws, "message"))["message"]["content"] == "v%d" % i
+        await wa.close()
+        await wb.close()
+
+    h.run(main())
+
