@@ -33,8 +33,9 @@
  * the session, both key shares and the transcript hash, which OpenSSL
  * keeps until SSL_free()).  None of that can be let go while the
  * connection lives, so what this file controls is what comes on top:
- * no session cache, one ticket, and giving back the heap pages that
- * handshakes leave free (tls_trim_later()).
+ * no session cache, one ticket, the TLS 1.3 suite that keeps least, and
+ * giving back the heap pages that handshakes leave free
+ * (tls_trim_later()).
  */
 #include <errno.h>
 #ifdef __GLIBC__
@@ -62,6 +63,12 @@
 
 /* TLS 1.2 suites with forward secrecy and AEAD only; 1.3 has its own. */
 #define TLS12_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!SHA1"
+/* All three 1.3 suites, AES-128-GCM first as browsers ask: with SHA-256
+ * a connection keeps some 200 bytes less than with AES-256 and SHA-384
+ * (OpenSSL's default first choice), and it is the fastest of the three
+ * on CPUs with AES instructions. */
+#define TLS13_SUITES	"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:" \
+			"TLS_AES_256_GCM_SHA384"
 #define PUMP_HIGH	(256 * 1024)	/* stop reading TLS while MHD lags */
 #define TRIM_DELAY_S	1		/* from a handshake to malloc_trim() */
 
@@ -172,6 +179,7 @@ tls_init(const char *cert_path, const char *key_path)
 		return -1;
 	}
 	if (SSL_CTX_set_cipher_list(c, TLS12_CIPHERS) != 1 ||
+	    SSL_CTX_set_ciphersuites(c, TLS13_SUITES) != 1 ||
 	    SSL_CTX_use_certificate_chain_file(c, cert_path) != 1) {
 		tls_log_errors(cert_path);
 		SSL_CTX_free(c);

@@ -415,3 +415,12 @@ def test_chat_over_each_tls_version(chatd_factory, cert, db, version):
 
     h.run(main())
 
+
+def test_tls13_prefers_aes128(chatd_factory, cert):
+    """A TLS 1.3 client offering every suite, AES-256 first, gets
+    AES-128-GCM: the server's order decides."""
+    s = tls_server(chatd_factory, cert)
+    ctx = pinned_context(cert[0], ssl.TLSVersion.TLSv1_3)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as t:
+            assert t.cipher()[0] == "TLS_AES_128_GCM_SHA256"
