@@ -33,9 +33,9 @@
  * the session, both key shares and the transcript hash, which OpenSSL
  * keeps until SSL_free()).  None of that can be let go while the
  * connection lives, so what this file controls is what comes on top:
- * no session cache, one ticket, the TLS 1.3 suite that keeps least, and
- * giving back the heap pages that handshakes leave free
- * (tls_trim_later()).
+ * no session cache, one ticket, AES-128 before AES-256 in TLS 1.3, and
+ * giving back the heap pages that handshakes and record buffers leave
+ * free (tls_trim_cb()).
  */
 #include <errno.h>
 #ifdef __GLIBC__
@@ -70,7 +70,8 @@
 #define TLS13_SUITES	"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:" \
 			"TLS_AES_256_GCM_SHA384"
 #define PUMP_HIGH	(256 * 1024)	/* stop reading TLS while MHD lags */
-#define TRIM_DELAY_S	1		/* from a handshake to malloc_trim() */
+#define TRIM_BUSY_S	1		/* from a handshake to malloc_trim() */
+#define TRIM_IDLE_S	10		/* between trims without handshakes */
 
 struct tls_conn {
 	struct bufferevent	*t_tls;		/* owns the TCP socket and SSL */
@@ -81,6 +82,7 @@ struct tls_conn {
 
 static SSL_CTX		*ssl_ctx;
 static struct event	*trim_timer;
+static int		 trim_soon;	/* armed for TRIM_BUSY_S */
 
 static void
 tls_log_errors(const char *what)
@@ -112,12 +114,22 @@ alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 /*
  * A handshake allocates and frees some 40 KB (record buffers, the
  * certificate message, key exchange temporaries) around the 15 KB the
- * connection keeps, so after many handshakes the heap holds whole free
- * pages between live objects.  glibc returns only the top of the heap
- * by itself; malloc_trim() also gives back free pages inside it, about
- * 0.7 KB per idle connection.  It walks the free lists, so it runs at
- * most once a second, and only when handshakes have happened.
+ * connection keeps, and every later write to an idle connection (a
+ * ping) takes and frees a 17 KB record buffer.  glibc returns only the
+ * top of the heap by itself, so whole free pages pile up between live
+ * objects; malloc_trim() gives those back too.  It walks the free
+ * lists (about 1 ms with 10 000 connections), so it runs a second after
+ * handshakes, at most once a second, and otherwise every ten seconds.
  */
+static void
+tls_trim_arm(int secs)
+{
+	struct timeval	tv = { secs, 0 };
+
+	if (evtimer_add(trim_timer, &tv) == -1)
+		log_warnx("%s: cannot arm the trim timer", __func__);
+}
+
 static void
 tls_trim_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -127,17 +139,18 @@ tls_trim_cb(evutil_socket_t fd, short what, void *arg)
 #ifdef __GLIBC__
 	malloc_trim(0);
 #endif
+	trim_soon = 0;
+	tls_trim_arm(TRIM_IDLE_S);
 }
 
+/* A handshake happened or a connection went: trim soon. */
 static void
 tls_trim_later(void)
 {
-	struct timeval	tv = { TRIM_DELAY_S, 0 };
-
-	if (trim_timer == NULL || evtimer_pending(trim_timer, NULL))
+	if (trim_timer == NULL || trim_soon)
 		return;
-	if (evtimer_add(trim_timer, &tv) == -1)
-		log_warnx("%s: cannot arm the trim timer", __func__);
+	trim_soon = 1;
+	tls_trim_arm(TRIM_BUSY_S);
 }
 
 int
@@ -145,10 +158,13 @@ tls_init(const char *cert_path, const char *key_path)
 {
 	SSL_CTX	*c;
 
-	if (trim_timer == NULL &&
-	    (trim_timer = evtimer_new(wctx->w_base, tls_trim_cb, NULL)) == NULL) {
-		log_warnx("%s: evtimer_new", __func__);
-		return -1;
+	if (trim_timer == NULL) {
+		if ((trim_timer = evtimer_new(wctx->w_base, tls_trim_cb,
+		    NULL)) == NULL) {
+			log_warnx("%s: evtimer_new", __func__);
+			return -1;
+		}
+		tls_trim_arm(TRIM_IDLE_S);
 	}
 	if ((c = SSL_CTX_new(TLS_server_method())) == NULL) {
 		tls_log_errors("SSL_CTX_new");
