@@ -322,3 +322,105 @@ def test_limits_answer_over_tls(chatd_factory, cert):
     assert "Too many connections" in json.loads(body)["detail"]
     first.close()
     second.close()
+
+
+def pinned_context(crt, version, tickets=True):
+    ctx = client_context(crt)
+    ctx.minimum_version = ctx.maximum_version = version
+    if not tickets:
+        ctx.options |= ssl.OP_NO_TICKET
+    return ctx
+
+
+def get_over(port, ctx, session=None):
+    """One HTTPS GET on a fresh connection; (reused, session) afterwards.
+    Reading the answer also reads the TLS 1.3 ticket sent before it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as t:
+            t.sendall(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = t.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 404"), data[:80]
+            return t.session_reused, t.session
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["tls1.2", "tls1.3"])
+def test_session_resumed_with_a_ticket(chatd_factory, cert, version):
+    """A client that comes back with the ticket from its first connection
+    resumes its session (one worker, so the one that issued the ticket
+    answers), over TLS 1.2 and 1.3 alike."""
+    s = tls_server(chatd_factory, cert, workers=1)
+    ctx = pinned_context(cert[0], version)
+    reused, session = get_over(s.port, ctx)
+    assert not reused and session is not None and session.has_ticket
+    reused, _ = get_over(s.port, ctx, session)
+    assert reused
+
+
+def test_no_session_id_resumption(chatd_factory, cert):
+    """There is no server-side session cache: a TLS 1.2 client that does
+    not take tickets gets a full handshake every time, and it works."""
+    s = tls_server(chatd_factory, cert, workers=1)
+    ctx = pinned_context(cert[0], ssl.TLSVersion.TLSv1_2, tickets=False)
+    reused, session = get_over(s.port, ctx)
+    assert not reused
+    reused, _ = get_over(s.port, ctx, session)
+    assert not reused
+
+
+def test_one_ticket_per_tls13_handshake(chatd_factory, cert):
+    """A TLS 1.3 handshake brings one session ticket, not OpenSSL's
+    default two."""
+    s = tls_server(chatd_factory, cert)
+    res = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % s.port,
+                          "-tls1_3", "-CAfile", cert[0], "-servername", "localhost",
+                          "-ign_eof"],
+                         input=b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                         capture_output=True, timeout=20)
+    out = res.stdout.decode(errors="replace")
+    assert "HTTP/1.1 404" in out, out[-2000:]
+    assert out.count("Post-Handshake New Session Ticket arrived") == 1, out[-2000:]
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3],
+                         ids=["tls1.2", "tls1.3"])
+def test_chat_over_each_tls_version(chatd_factory, cert, db, version):
+    """Alice pinned to one TLS version and Bob on the default chat both
+    ways, and Alice's connection outlives the worker's heap trimming
+    (which follows handshakes by a second)."""
+    s = tls_server(chatd_factory, cert)
+    a = h.make_user(db, h.unique_name("alice"))
+    b = h.make_user(db, h.unique_name("bob"))
+    room = h.make_room(db, a, b)
+
+    async def main():
+        wa = await h.connect(wss_url(s, room, a), ssl=pinned_context(cert[0], version))
+        assert wa.transport.get_extra_info("ssl_object").version() == {
+            ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+        assert (await h.recv_json(wa))["type"] == "connection_established"
+        wb = await h.connect(wss_url(s, room, b), ssl=client_context(cert[0]))
+        assert (await h.recv_json(wb))["type"] == "connection_established"
+        await asyncio.sleep(1.5)
+        for i, sender in enumerate((wa, wb, wa)):
+            await sender.send(json.dumps({"type": "message", "content": "v%d" % i}))
+            for ws in (wa, wb):
+                assert (await h.recv_type(ws, "message"))["message"]["content"] == "v%d" % i
+        await wa.close()
+        await wb.close()
+
+    h.run(main())
+
+
+def test_tls13_prefers_aes128(chatd_factory, cert):
+    """A TLS 1.3 client offering every suite, AES-256 first, gets
+    AES-128-GCM: the server's order decides."""
+    s = tls_server(chatd_factory, cert)
+    ctx = pinned_context(cert[0], ssl.TLSVersion.TLSv1_3)
+    with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as t:
+            assert t.cipher()[0] == "TLS_AES_128_GCM_SHA256"
