@@ -31,6 +31,7 @@
 #include "query.h"
 #include "recent.h"
 #include "room.h"
+#include "roomlist.h"
 #include "supervise.h"
 
 #define PAGE_SIZE_MAX	100
@@ -61,12 +62,14 @@ struct query {
 	int		 q_rounds;
 	int		 q_user_looked;
 	int		 q_room_looked;
+	int		 q_ids_read;	/* the room list was read for us */
 	int		 q_posted;	/* handed to order.c */
+
+	uint64_t	*q_ids;		/* the asker's rooms, once known */
+	size_t		 q_nids;
 
 	/* Results of SQL queries, once q_have_sql. */
 	int		 q_have_sql;
-	uint64_t	*q_ids;		/* the asker's rooms */
-	size_t		 q_nids;
 	uint64_t	 q_n[3];
 	struct rmsg	*q_rows;
 	size_t		 q_nrows;
@@ -400,8 +403,7 @@ counts_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	wait_done(q, 1);
 }
 
-/* Rows of a list: one column is the asker's room ids, RECENT_COLUMNS
- * are messages. */
+/* Rows of RECENT_COLUMNS: messages. */
 static void
 rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
@@ -410,25 +412,18 @@ rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	MYSQL_ROW	 row;
 	ssize_t		 n, i;
 	void		*p;
-	int		 ids = res != NULL && mysql_num_fields(res) == 1;
 
 	(void)affected;
-	if ((n = result_rows(q, res, err, errstr, ids ? sizeof(*q->q_ids) :
-	    sizeof(*q->q_rows), &p)) == -1)
+	if ((n = result_rows(q, res, err, errstr, sizeof(*q->q_rows), &p))
+	    == -1)
 		return;
-	if (ids)
-		q->q_ids = p;
-	else
-		q->q_rows = p;
-	for (i = 0; i < n && (row = mysql_fetch_row(res)) != NULL; i++) {
-		if (ids)
-			q->q_ids[q->q_nids++] = strtoull(row[0], NULL, 10);
-		else if (recent_parse_row(row, mysql_fetch_lengths(res),
+	q->q_rows = p;
+	for (i = 0; i < n && (row = mysql_fetch_row(res)) != NULL; i++)
+		if (recent_parse_row(row, mysql_fetch_lengths(res),
 		    &q->q_rows[q->q_nrows++]) == -1) {
 			wait_done(q, -1);
 			return;
 		}
-	}
 	wait_done(q, 1);
 }
 
@@ -445,16 +440,38 @@ need_sql(struct query *q, const char *sql, int n, db_cb *cb)
 	return 0;
 }
 
+/*
+ * The asker's room ids into q_ids: 1 when there, 0 = wait (or answered).
+ * Once read for this query, a list of any age will do, or a lifetime of
+ * 0 would read forever.  The ids are copied: loads started for them may
+ * add to the list, which moves it.
+ */
 static int
 need_room_ids(struct query *q)
 {
-	char	sql[256];
-	int	n;
+	const uint64_t	*ids;
+	size_t		 n = 0;
 
-	n = snprintf(sql, sizeof(sql), "SELECT id FROM rooms WHERE"
-	    " participant1 = %" PRIu64 " UNION ALL SELECT id FROM rooms WHERE"
-	    " participant2 = %" PRIu64, q->q_user, q->q_user);
-	return need_sql(q, sql, n, rows_cb);
+	if (q->q_ids != NULL)
+		return 1;
+	if ((ids = roomlist_ids(q->q_user, q->q_ids_read, &n)) == NULL) {
+		if (q->q_ids_read) {
+			/* Read, and dropped before use: not for long. */
+			fail(q, 503, TXT_UNAVAILABLE);
+			return 0;
+		}
+		q->q_ids_read = 1;
+		q->q_waits++;
+		roomlist_read(q->q_user, load_cb, q);
+		return 0;
+	}
+	if ((q->q_ids = calloc(n + 1, sizeof(*ids))) == NULL) {
+		fail(q, 503, TXT_UNAVAILABLE);
+		return 0;
+	}
+	memcpy(q->q_ids, ids, n * sizeof(*ids));
+	q->q_nids = n;
+	return 1;
 }
 
 /* Send both participants, the users every room answer names. */
