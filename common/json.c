@@ -153,20 +153,34 @@ jw_grow(struct jw *w, size_t n)
 	return 0;
 }
 
-static void
+/*
+ * Room for n more bytes and the NUL: 0, or -1 once the writer has failed.
+ * Inline, since it runs for every token written and nearly always finds
+ * the room there already; only growing is out of line.  cap is never
+ * below len + 1 once allocated, and both are 0 before.
+ */
+static inline int
+jw_room(struct jw *w, size_t n)
+{
+	if (!w->err && n < w->cap - w->len)
+		return 0;
+	return jw_grow(w, n);
+}
+
+static inline void
 jw_put(struct jw *w, const char *s, size_t n)
 {
-	if (n == 0 || jw_grow(w, n) == -1)
+	if (n == 0 || jw_room(w, n) == -1)
 		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
 	w->buf[w->len] = '\0';
 }
 
-static void
+static inline void
 jw_putc(struct jw *w, char c)
 {
-	if (jw_grow(w, 1) == -1)
+	if (jw_room(w, 1) == -1)
 		return;
 	w->buf[w->len++] = c;
 	w->buf[w->len] = '\0';
@@ -292,7 +306,7 @@ jw_quote(struct jw *w, const char *s, size_t n)
 	uint32_t		 cp = 0;
 
 	/* Most strings need no escapes: one reservation covers them. */
-	if (n < SIZE_MAX - 2 && jw_grow(w, n + 2) == -1)
+	if (n < SIZE_MAX - 2 && jw_room(w, n + 2) == -1)
 		return;
 	jw_putc(w, '"');
 	while (i < n) {

@@ -40,6 +40,7 @@ ruser_clear(struct ruser *u)
 	free(u->username);
 	free(u->display_name);
 	free(u->image_urls);
+	free(u->json);
 }
 
 void
@@ -55,7 +56,7 @@ rview_free(struct rview *v)
 	jw_free(&v->v_results);
 }
 
-static const struct ruser *
+static struct ruser *
 find_user(const struct rview *v, uint64_t id)
 {
 	size_t	i;
@@ -138,14 +139,8 @@ render_image_urls(struct jw *j, const char *text)
 }
 
 static void
-render_user(struct jw *j, const struct rview *v, uint64_t id)
+render_user_object(struct jw *j, const struct ruser *u)
 {
-	const struct ruser	*u = find_user(v, id);
-
-	if (u == NULL) {
-		jw_null(j);
-		return;
-	}
 	jw_obj_open(j);
 	jw_kuint(j, "id", u->id);
 	jw_kcstr(j, "username", u->username);
@@ -155,6 +150,35 @@ render_user(struct jw *j, const struct rview *v, uint64_t id)
 	jw_kbool(j, "is_online", u->online);
 	jw_ktime_ms(j, "last_seen", u->last_seen_ms);
 	jw_obj_close(j);
+}
+
+/*
+ * A user object, rendered once per answer and then copied: a page of
+ * messages names the same two users over and over, and parsing the
+ * avatar list is the dearest part.
+ */
+static void
+render_user(struct jw *j, struct rview *v, uint64_t id)
+{
+	struct ruser	*u = find_user(v, id);
+	struct jw	 one;
+
+	if (u == NULL) {
+		jw_null(j);
+		return;
+	}
+	if (u->json == NULL) {
+		jw_init(&one);
+		render_user_object(&one, u);
+		if (one.err) {
+			jw_free(&one);
+			j->err = 1;	/* the answer cannot be complete */
+			return;
+		}
+		u->json = one.buf;	/* taken over */
+		u->json_len = one.len;
+	}
+	jw_raw(j, u->json, u->json_len);
 }
 
 static const char *const *

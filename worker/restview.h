@@ -21,6 +21,8 @@ struct ruser {
 	char		*username;
 	char		*display_name;
 	char		*image_urls;	/* JSON text as stored */
+	char		*json;		/* the user object, once rendered */
+	size_t		 json_len;
 };
 
 /* What an answer needs to be rendered once MSG_REST_DONE arrives. */
