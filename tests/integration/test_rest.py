@@ -561,6 +561,19 @@ def test_401_on_every_endpoint(chatd, pair, db):
     assert db.scalar("SELECT COUNT(*) FROM messages WHERE room_id = ?", pair.room) == "0"
 
 
+def test_token_refused_once_it_expires(chatd, pair):
+    """A token accepted a moment ago is refused once its exp (plus chatd's
+    30 s of leeway for clock skew) has passed, on every worker."""
+    tok = h.token(pair.a, exp_offset=-27)
+    for _ in range(4):
+        assert api(chatd, "GET", "rooms/", tok).status == 200
+    time.sleep(4)
+    for _ in range(4):
+        check_detail(api(chatd, "GET", "rooms/", tok), 401,
+                     "Given token not valid for any token type")
+    assert api(chatd, "GET", "rooms/", pair.ta).status == 200
+
+
 def test_403_and_404_for_rooms(chatd, pair, db):
     stranger = h.make_user(db, h.unique_name("eve"), "Eve")
     te = h.token(stranger)
