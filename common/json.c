@@ -191,7 +191,7 @@ jw_putc(struct jw *w, char c)
  * level already holds something, and records that the next one will need
  * a comma.  -1 if the writer has failed.
  */
-static int
+static inline int
 jw_begin(struct jw *w)
 {
 	uint64_t	bit;
@@ -292,6 +292,44 @@ jw_escape_ctl(struct jw *w, unsigned char c)
 	jw_put(w, esc, sizeof(esc));
 }
 
+/* 1 for the bytes a JSON string holds as they are: printable ASCII
+ * but '"' (0x22) and '\\' (0x5c). */
+static const unsigned char	plain_byte[256] = {
+	[0x20 ... 0x21] = 1,
+	[0x23 ... 0x5b] = 1,
+	[0x5d ... 0x7f] = 1,
+};
+
+#define BYTES(c)	(UINT64_C(0x0101010101010101) * (c))
+#define HIGH_BITS	BYTES(0x80)
+
+/*
+ * How many bytes at the start of s JSON takes as they are: printable
+ * ASCII other than '"' and '\\'.  Eight at a time while none of the
+ * eight is special (the classic "has a zero / smaller byte" word tricks,
+ * exact as yes-or-no answers), then byte by byte.
+ */
+static size_t
+plain_run(const unsigned char *s, size_t n)
+{
+	uint64_t	w, q, b;
+	size_t		i = 0;
+
+	for (; n - i >= 8; i += 8) {
+		memcpy(&w, s + i, 8);
+		q = w ^ BYTES('"');
+		b = w ^ BYTES('\\');
+		if (((w - BYTES(0x20)) & ~w & HIGH_BITS) != 0 ||
+		    ((q - BYTES(1)) & ~q & HIGH_BITS) != 0 ||
+		    ((b - BYTES(1)) & ~b & HIGH_BITS) != 0 ||
+		    (w & HIGH_BITS) != 0)
+			break;
+	}
+	while (i < n && plain_byte[s[i]])
+		i++;
+	return i;
+}
+
 /*
  * Quote and escape s.  Runs of bytes that need no escaping are copied with
  * one memcpy.  U+2028 and U+2029 are escaped because they end a line in
@@ -310,11 +348,8 @@ jw_quote(struct jw *w, const char *s, size_t n)
 		return;
 	jw_putc(w, '"');
 	while (i < n) {
-		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' &&
-		    p[i] != '\\') {
-			i++;
-			continue;
-		}
+		if ((i += plain_run(p + i, n - i)) == n)
+			break;
 		len = 1;
 		if (p[i] >= 0x80) {
 			len = utf8_decode(p + i, n - i, &cp);
@@ -340,13 +375,41 @@ jw_quote(struct jw *w, const char *s, size_t n)
 	jw_putc(w, '"');
 }
 
+/*
+ * Write "key": for a key of n bytes that needs no escaping with one
+ * reservation and one copy; 0, or -1 (nothing written) for any other
+ * key.  Keys are short literals and a writer call per byte run was most
+ * of their cost.
+ */
+static int
+jw_plain_key(struct jw *w, const char *key, size_t n)
+{
+	char	*o;
+
+	if (plain_run((const unsigned char *)key, n) != n ||
+	    jw_room(w, n + 3) == -1)
+		return -1;
+	o = w->buf + w->len;
+	o[0] = '"';
+	memcpy(o + 1, key, n);
+	o[n + 1] = '"';
+	o[n + 2] = ':';
+	o[n + 3] = '\0';
+	w->len += n + 3;
+	return 0;
+}
+
 void
 jw_key(struct jw *w, const char *key)
 {
+	size_t	n = strlen(key);
+
 	if (jw_begin(w) == -1)
 		return;
-	jw_quote(w, key, strlen(key));
-	jw_putc(w, ':');
+	if (jw_plain_key(w, key, n) == -1) {
+		jw_quote(w, key, n);
+		jw_putc(w, ':');
+	}
 	/* The value that follows belongs to this key: no comma before it. */
 	w->comma &= ~(UINT64_C(1) << w->depth);
 }
@@ -474,11 +537,13 @@ jw_time_ms(struct jw *w, int64_t ms)
 		jw_null(w);
 		return;
 	}
-	if (jw_begin(w) == -1)
+	if (jw_begin(w) == -1 || jw_room(w, n + 2) == -1)
 		return;
-	jw_putc(w, '"');
-	jw_put(w, b, n);
-	jw_putc(w, '"');
+	w->buf[w->len] = '"';
+	memcpy(w->buf + w->len + 1, b, n);
+	w->buf[w->len + n + 1] = '"';
+	w->len += n + 2;
+	w->buf[w->len] = '\0';
 }
 
 void
@@ -532,8 +597,7 @@ jw_ktime_ms(struct jw *w, const char *k, int64_t ms)
 
 /*
  * Time.  Calendar arithmetic is done here instead of with gmtime_r(): it is
- * a few integer operations, needs no cache to be cheap per message, holds
- * no state and does not depend on TZ.  Proleptic Gregorian calendar, with
+ * a few integer operations and does not depend on TZ.  Proleptic Gregorian calendar, with
  * years counted from March so that the leap day falls at the end.
  */
 
@@ -576,23 +640,40 @@ put_digits(char *p, unsigned int v, int width)
 	}
 }
 
+/* "YYYY-MM-DD" of day z (days since the epoch) at out. */
+static void
+put_date(char *out, int64_t z)
+{
+	/* The times of one answer nearly all fall on one day: the last
+	 * day's text saves the calendar arithmetic. */
+	static int64_t	last_day = -1;
+	static char	last_text[10];
+	int64_t		y;
+	int		m, d;
+
+	if (z != last_day) {
+		civil_from_days(z, &y, &m, &d);
+		put_digits(last_text, y, 4);
+		last_text[4] = '-';
+		put_digits(last_text + 5, m, 2);
+		last_text[7] = '-';
+		put_digits(last_text + 8, d, 2);
+		last_day = z;
+	}
+	memcpy(out, last_text, sizeof(last_text));
+}
+
 size_t
 iso8601_ms(char out[32], int64_t ms)
 {
-	int64_t	y, rem;
-	int	m, d;
+	int64_t	rem;
 
 	if (ms < 0 || ms > ISO8601_MAX_MS) {
 		out[0] = '\0';
 		return 0;
 	}
-	civil_from_days(ms / MS_PER_DAY, &y, &m, &d);
+	put_date(out, ms / MS_PER_DAY);
 	rem = ms % MS_PER_DAY;
-	put_digits(out, y, 4);
-	out[4] = '-';
-	put_digits(out + 5, m, 2);
-	out[7] = '-';
-	put_digits(out + 8, d, 2);
 	out[10] = 'T';
 	put_digits(out + 11, rem / 3600000, 2);
 	out[13] = ':';

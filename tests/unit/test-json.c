@@ -73,6 +73,116 @@ test_str(void)
 	jw_free(&w);
 }
 
+/* The escape of one ASCII byte as the writer must give it. */
+static const char *
+want_escape(unsigned char c, char buf[8])
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\t':
+		return "\\t";
+	case '\r':
+		return "\\r";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	}
+	if (c < 0x20) {
+		snprintf(buf, 8, "\\u%04x", c);
+		return buf;
+	}
+	buf[0] = (char)c;
+	buf[1] = '\0';
+	return buf;
+}
+
+/*
+ * Every byte that needs an escape, and a non-ASCII one, at every position
+ * of strings of 1 to 20 bytes: the writer scans eight bytes at a time, so
+ * a special byte must be found whichever word and place it falls in.
+ */
+static void
+test_str_positions(void)
+{
+	static const unsigned char	special[] = { '"', '\\', '\n', 0x01,
+	    0x1f, 0x00, 0x7f, 0x20, 0xe9 };
+	struct jw			w;
+	char				in[24], want[64], esc[8];
+	size_t				n, pos, k;
+	int				bad = 0;
+
+	jw_init(&w);
+	for (k = 0; k < sizeof(special) && !bad; k++)
+		for (n = 1; n <= 20 && !bad; n++)
+			for (pos = 0; pos < n && !bad; pos++) {
+				memset(in, 'a', n);
+				in[pos] = (char)special[k];
+				jw_reset(&w);
+				jw_str(&w, in, n);
+				if (special[k] == 0xe9)	/* lone byte: invalid */
+					snprintf(esc, sizeof(esc), "\\ufffd");
+				snprintf(want, sizeof(want), "\"%.*s%s%.*s\"",
+				    (int)pos, in, special[k] == 0xe9 ? esc :
+				    want_escape(special[k], esc),
+				    (int)(n - pos - 1), in + pos + 1);
+				bad = w.err || strcmp(w.buf, want) != 0;
+			}
+	check(!bad, "special byte found at any position", "byte 0x%02x at "
+	    "%zu of %zu: got %s want %s", special[k - 1], pos - 1, n - 1,
+	    w.buf ? w.buf : "(null)", want);
+	jw_free(&w);
+}
+
+/*
+ * Keys take a shorter path when they need no escaping; one that does, at
+ * any position, or a long one, must come out the same as a string would.
+ */
+static void
+test_key_positions(void)
+{
+	static const unsigned char	special[] = { '"', '\\', '\n', 0x01 };
+	struct jw			w;
+	char				key[80], want[200], esc[8];
+	size_t				n, pos, k;
+	int				bad = 0;
+
+	jw_init(&w);
+	for (k = 0; k < sizeof(special) && !bad; k++)
+		for (n = 1; n <= 12 && !bad; n++)
+			for (pos = 0; pos < n && !bad; pos++) {
+				memset(key, 'k', n);
+				key[n] = '\0';
+				key[pos] = (char)special[k];
+				jw_reset(&w);
+				jw_obj_open(&w);
+				jw_kint(&w, key, 1);
+				jw_obj_close(&w);
+				snprintf(want, sizeof(want), "{\"%.*s%s%s\":1}",
+				    (int)pos, key, want_escape(special[k], esc),
+				    key + pos + 1);
+				bad = w.err || strcmp(w.buf, want) != 0 ||
+				    strlen(w.buf) != w.len;
+			}
+	check(!bad, "escaped key at any position", "got %s want %s",
+	    w.buf ? w.buf : "(null)", want);
+	memset(key, 'x', 70);
+	key[70] = '\0';
+	jw_reset(&w);
+	jw_obj_open(&w);
+	jw_knull(&w, key);
+	jw_obj_close(&w);
+	snprintf(want, sizeof(want), "{\"%s\":null}", key);
+	check(!w.err && strcmp(w.buf, want) == 0, "long plain key",
+	    "got %s", w.buf ? w.buf : "(null)");
+	jw_free(&w);
+}
+
 /*
  * Writer: shapes.  Each builder writes into a fresh writer.
  */
@@ -741,6 +851,8 @@ int
 main(void)
 {
 	test_str();
+	test_str_positions();
+	test_key_positions();
 	test_shapes();
 	test_time();
 	test_tparse();
