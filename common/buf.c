@@ -56,7 +56,9 @@ buf_reserve(struct buf *b, size_t more)
 void
 buf_add(struct buf *b, const void *p, size_t n)
 {
-	if (n == 0 || buf_reserve(b, n) == -1)
+	/* The room is nearly always there: test before calling. */
+	if (n == 0 || b->b_err ||
+	    (b->b_cap - b->b_len < n && buf_reserve(b, n) == -1))
 		return;
 	memcpy(b->b_data + b->b_len, p, n);
 	b->b_len += n;

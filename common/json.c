@@ -376,22 +376,28 @@ jw_quote(struct jw *w, const char *s, size_t n)
 }
 
 /*
- * Write "key": for a key of n bytes that needs no escaping with one
- * reservation and one copy; 0, or -1 (nothing written) for any other
- * key.  Keys are short literals and a writer call per byte run was most
- * of their cost.
+ * Write "key": for a key of n bytes that needs no escaping, copying and
+ * checking in one pass; 0, or -1 (nothing written) for any other key.
+ * Keys are short literals: a writer call per byte run, a strlen and a
+ * memcpy call each were most of their cost.
  */
 static int
 jw_plain_key(struct jw *w, const char *key, size_t n)
 {
-	char	*o;
+	const unsigned char	*k = (const unsigned char *)key;
+	char			*o;
+	size_t			 i;
 
-	if (plain_run((const unsigned char *)key, n) != n ||
-	    jw_room(w, n + 3) == -1)
+	if (jw_room(w, n + 3) == -1)
 		return -1;
 	o = w->buf + w->len;
+	/* o[0] is the NUL at len: it stays until the key is known good. */
+	for (i = 0; i < n; i++) {
+		if (!plain_byte[k[i]])
+			return -1;
+		o[i + 1] = (char)k[i];
+	}
 	o[0] = '"';
-	memcpy(o + 1, key, n);
 	o[n + 1] = '"';
 	o[n + 2] = ':';
 	o[n + 3] = '\0';
@@ -400,10 +406,8 @@ jw_plain_key(struct jw *w, const char *key, size_t n)
 }
 
 void
-jw_key(struct jw *w, const char *key)
+jw_key_n(struct jw *w, const char *key, size_t n)
 {
-	size_t	n = strlen(key);
-
 	if (jw_begin(w) == -1)
 		return;
 	if (jw_plain_key(w, key, n) == -1) {
@@ -412,6 +416,12 @@ jw_key(struct jw *w, const char *key)
 	}
 	/* The value that follows belongs to this key: no comma before it. */
 	w->comma &= ~(UINT64_C(1) << w->depth);
+}
+
+void
+jw_key(struct jw *w, const char *key)
+{
+	jw_key_n(w, key, strlen(key));
 }
 
 void
@@ -544,55 +554,6 @@ jw_time_ms(struct jw *w, int64_t ms)
 	w->buf[w->len + n + 1] = '"';
 	w->len += n + 2;
 	w->buf[w->len] = '\0';
-}
-
-void
-jw_kstr(struct jw *w, const char *k, const char *s, size_t n)
-{
-	jw_key(w, k);
-	jw_str(w, s, n);
-}
-
-void
-jw_kcstr(struct jw *w, const char *k, const char *s)
-{
-	jw_key(w, k);
-	jw_cstr(w, s);
-}
-
-void
-jw_kint(struct jw *w, const char *k, int64_t v)
-{
-	jw_key(w, k);
-	jw_int(w, v);
-}
-
-void
-jw_kuint(struct jw *w, const char *k, uint64_t v)
-{
-	jw_key(w, k);
-	jw_uint(w, v);
-}
-
-void
-jw_kbool(struct jw *w, const char *k, int v)
-{
-	jw_key(w, k);
-	jw_bool(w, v);
-}
-
-void
-jw_knull(struct jw *w, const char *k)
-{
-	jw_key(w, k);
-	jw_null(w);
-}
-
-void
-jw_ktime_ms(struct jw *w, const char *k, int64_t ms)
-{
-	jw_key(w, k);
-	jw_time_ms(w, ms);
 }
 
 /*

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifndef JSMN_H
 #define JSMN_HEADER
@@ -68,13 +69,61 @@ void	jw_time_ms(struct jw *, int64_t ms);
 /* Shortest form that reads back the same; NaN and infinities write null. */
 void	jw_double(struct jw *, double);
 
-void	jw_kstr(struct jw *, const char *k, const char *s, size_t n);
-void	jw_kcstr(struct jw *, const char *k, const char *s);
-void	jw_kint(struct jw *, const char *k, int64_t);
-void	jw_kuint(struct jw *, const char *k, uint64_t);
-void	jw_kbool(struct jw *, const char *k, int);
-void	jw_knull(struct jw *, const char *k);
-void	jw_ktime_ms(struct jw *, const char *k, int64_t ms);
+/* jw_key() with the key's length given. */
+void	jw_key_n(struct jw *, const char *key, size_t n);
+
+/*
+ * Key and value in one call.  Inline so that the length of a literal key
+ * is known when compiling: renderers write hundreds of keys per answer.
+ */
+static inline void
+jw_kstr(struct jw *w, const char *k, const char *s, size_t n)
+{
+	jw_key_n(w, k, strlen(k));
+	jw_str(w, s, n);
+}
+
+static inline void
+jw_kcstr(struct jw *w, const char *k, const char *s)
+{
+	jw_key_n(w, k, strlen(k));
+	jw_cstr(w, s);
+}
+
+static inline void
+jw_kint(struct jw *w, const char *k, int64_t v)
+{
+	jw_key_n(w, k, strlen(k));
+	jw_int(w, v);
+}
+
+static inline void
+jw_kuint(struct jw *w, const char *k, uint64_t v)
+{
+	jw_key_n(w, k, strlen(k));
+	jw_uint(w, v);
+}
+
+static inline void
+jw_kbool(struct jw *w, const char *k, int v)
+{
+	jw_key_n(w, k, strlen(k));
+	jw_bool(w, v);
+}
+
+static inline void
+jw_knull(struct jw *w, const char *k)
+{
+	jw_key_n(w, k, strlen(k));
+	jw_null(w);
+}
+
+static inline void
+jw_ktime_ms(struct jw *w, const char *k, int64_t ms)
+{
+	jw_key_n(w, k, strlen(k));
+	jw_time_ms(w, ms);
+}
 
 /*
  * "2024-12-25T10:30:00.123Z" for milliseconds since the epoch.  Returns the
