@@ -73,6 +73,8 @@ struct query {
 	uint64_t	 q_n[3];
 	struct rmsg	*q_rows;
 	size_t		 q_nrows;
+
+	struct buf	 q_out;		/* the answer's frames */
 };
 
 static struct query	*queries;
@@ -88,6 +90,7 @@ query_new(int worker, uint64_t req)
 		return NULL;
 	q->q_worker = worker;
 	q->q_req = req;
+	buf_init(&q->q_out);
 	if ((q->q_next = queries) != NULL)
 		queries->q_prevp = &q->q_next;
 	q->q_prevp = &queries;
@@ -108,59 +111,68 @@ query_free(struct query *q)
 	free(q->q_ids);
 	free(q->q_temp);
 	free(q->q_content);
+	buf_free(&q->q_out);
 	free(q);
 }
 
-/* Frames to the asking worker.  A worker that died meanwhile misses
- * them; its successor never had the request. */
+/*
+ * The answer's frames are built in q_out and go to the asking worker in
+ * one write when the query ends: a page is twenty-odd frames, and a
+ * write per frame was a large share of the broker's work for it.  A
+ * worker that died meanwhile misses them; its successor never had the
+ * request.
+ */
 
-static struct chan *
-reply_begin(struct query *q, uint16_t type, size_t *off)
+static struct buf *
+frame_begin(struct query *q, uint16_t type, size_t *off)
 {
-	struct chan	*ch;
+	*off = wire_begin(&q->q_out, type, q->q_req);
+	return &q->q_out;
+}
 
-	if ((ch = supervise_chan(q->q_worker)) != NULL)
-		*off = chan_begin(ch, type, q->q_req);
-	return ch;
+static void
+frame_end(struct query *q, size_t off)
+{
+	if (wire_end(&q->q_out, off) == -1)
+		log_warnx("%s: query %" PRIu64 ": frame dropped (too large or "
+		    "out of memory)", __func__, q->q_req);
 }
 
 static void
 send_user(struct query *q, uint64_t id)
 {
-	struct chan	*ch;
 	struct user	*u = user_get(id);
+	struct buf	*b;
 	size_t		 off;
 	int64_t		 seen;
 
-	if (u == NULL || (ch = reply_begin(q, MSG_REST_USER, &off)) == NULL)
+	if (u == NULL)
 		return;
 	seen = u->u_last_seen_ms ? u->u_last_seen_ms : profile_last_seen(id);
-	buf_add_u64(chan_out(ch), id);
-	buf_add_u8(chan_out(ch), u->u_nconns > 0);
-	buf_add_u64(chan_out(ch), (uint64_t)seen);
-	buf_add_cstr(chan_out(ch), u->u_username);
-	buf_add_cstr(chan_out(ch), u->u_display_name);
-	buf_add_cstr(chan_out(ch), profile_image_urls(id));
-	chan_send(ch, off);
+	b = frame_begin(q, MSG_REST_USER, &off);
+	buf_add_u64(b, id);
+	buf_add_u8(b, u->u_nconns > 0);
+	buf_add_u64(b, (uint64_t)seen);
+	buf_add_cstr(b, u->u_username);
+	buf_add_cstr(b, u->u_display_name);
+	buf_add_cstr(b, profile_image_urls(id));
+	frame_end(q, off);
 }
 
 static void
 send_room(struct query *q, const struct room *r)
 {
-	struct chan		*ch;
 	const struct rmsg	*last = recent_last(r->r_id);
 	struct buf		*b;
 	size_t			 off;
 	int64_t			 now = now_ms();
 	uint8_t			 typing = 0;
 
-	if ((ch = reply_begin(q, MSG_REST_ROOM, &off)) == NULL)
-		return;
 	if (r->r_typing_until[0] > now)
 		typing |= 1;
 	if (r->r_typing_until[1] > now)
 		typing |= 2;
-	b = chan_out(ch);
+	b = frame_begin(q, MSG_REST_ROOM, &off);
 	buf_add_u64(b, r->r_id);
 	buf_add_u64(b, r->r_p1);
 	buf_add_u64(b, r->r_p2);
@@ -176,19 +188,16 @@ send_room(struct query *q, const struct room *r)
 		buf_add_str(b, last->content, last->content_len);
 	else
 		buf_add_str(b, "", 0);
-	chan_send(ch, off);
+	frame_end(q, off);
 }
 
 static void
 send_message(struct query *q, const struct rmsg *m)
 {
-	struct chan	*ch;
 	struct buf	*b;
 	size_t		 off;
 
-	if ((ch = reply_begin(q, MSG_REST_MESSAGE, &off)) == NULL)
-		return;
-	b = chan_out(ch);
+	b = frame_begin(q, MSG_REST_MESSAGE, &off);
 	buf_add_u64(b, m->id);
 	buf_add_u64(b, m->room);
 	buf_add_u64(b, m->sender);
@@ -199,7 +208,26 @@ send_message(struct query *q, const struct rmsg *m)
 	buf_add_u64(b, (uint64_t)m->created_ms);
 	buf_add_u64(b, (uint64_t)m->updated_ms);
 	buf_add_str(b, m->content, m->content_len);
-	chan_send(ch, off);
+	frame_end(q, off);
+}
+
+static void
+add_done(struct query *q, uint16_t status, uint64_t count, int more,
+    const char *field, const char *text)
+{
+	struct buf	*b;
+	size_t		 off;
+	int		 i;
+
+	b = frame_begin(q, MSG_REST_DONE, &off);
+	buf_add_u16(b, status);
+	buf_add_u64(b, count);
+	buf_add_u8(b, more != 0);
+	for (i = 0; i < 3; i++)
+		buf_add_u64(b, q->q_n[i]);
+	buf_add_cstr(b, field ? field : "");
+	buf_add_cstr(b, text ? text : "");
+	frame_end(q, off);
 }
 
 /* End the query with its answer; frees q. */
@@ -208,21 +236,15 @@ finish(struct query *q, uint16_t status, uint64_t count, int more,
     const char *field, const char *text)
 {
 	struct chan	*ch;
-	struct buf	*b;
-	size_t		 off;
-	int		 i;
 
-	if ((ch = reply_begin(q, MSG_REST_DONE, &off)) != NULL) {
-		b = chan_out(ch);
-		buf_add_u16(b, status);
-		buf_add_u64(b, count);
-		buf_add_u8(b, more != 0);
-		for (i = 0; i < 3; i++)
-			buf_add_u64(b, q->q_n[i]);
-		buf_add_cstr(b, field ? field : "");
-		buf_add_cstr(b, text ? text : "");
-		chan_send(ch, off);
+	add_done(q, status, count, more, field, text);
+	if (q->q_out.b_err) {
+		/* Out of memory: the bare refusal may still fit. */
+		buf_reset(&q->q_out);
+		add_done(q, 503, 0, 0, NULL, TXT_UNAVAILABLE);
 	}
+	if (!q->q_out.b_err && (ch = supervise_chan(q->q_worker)) != NULL)
+		chan_send_raw(ch, q->q_out.b_data, q->q_out.b_len);
 	query_free(q);
 }
 
