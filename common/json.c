@@ -167,6 +167,12 @@ jw_room(struct jw *w, size_t n)
 	return jw_grow(w, n);
 }
 
+void
+jw_reserve(struct jw *w, size_t n)
+{
+	(void)jw_room(w, n);	/* a failure sets err */
+}
+
 static inline void
 jw_put(struct jw *w, const char *s, size_t n)
 {

@@ -49,6 +49,9 @@ struct jw {
 void	jw_init(struct jw *);
 void	jw_reset(struct jw *);		/* empty again, memory kept */
 void	jw_free(struct jw *);
+/* Make room for n more bytes now: a writer that knows roughly what it
+ * will hold grows once instead of doubling its way up. */
+void	jw_reserve(struct jw *, size_t n);
 
 void	jw_obj_open(struct jw *);
 void	jw_obj_close(struct jw *);

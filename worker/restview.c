@@ -17,6 +17,11 @@
 #include "worker.h"
 
 #define USERS_MAX	256	/* per answer; a page names at most 2 * 100 */
+/* First reservations, so that a page's writers grow once or twice, not
+ * from 256 bytes up: about a page of 20 messages, and a user object. */
+#define RESULTS_RESERVE	(16 * 1024)
+#define USER_RESERVE	512
+#define ENVELOPE_MAX	(3 * 1024)	/* count and two links */
 
 static const char *const status_names[][2] = {
 	{ "sending", "Sending" },
@@ -38,8 +43,6 @@ static void
 ruser_clear(struct ruser *u)
 {
 	free(u->username);
-	free(u->display_name);
-	free(u->image_urls);
 	free(u->json);
 }
 
@@ -52,7 +55,7 @@ rview_free(struct rview *v)
 		ruser_clear(&v->v_users[i]);
 	free(v->v_users);
 	v->v_users = NULL;
-	v->v_nusers = 0;
+	v->v_nusers = v->v_users_cap = 0;
 	jw_free(&v->v_results);
 }
 
@@ -67,10 +70,51 @@ find_user(const struct rview *v, uint64_t id)
 	return NULL;
 }
 
+/* Copy s to p as a C string; returns p. */
+static char *
+put_cstr(char *p, const struct str *s)
+{
+	memcpy(p, s->s, s->len);
+	p[s->len] = '\0';
+	return p;
+}
+
+/* The three strings of a user in one allocation, owned by username. */
+static int
+ruser_strings(struct ruser *u, const struct str *name,
+    const struct str *display, const struct str *urls)
+{
+	char	*p;
+
+	if ((p = malloc(name->len + display->len + urls->len + 3)) == NULL)
+		return -1;
+	u->username = put_cstr(p, name);
+	u->display_name = put_cstr(p + name->len + 1, display);
+	u->image_urls = put_cstr(p + name->len + display->len + 2, urls);
+	return 0;
+}
+
+/* Room for one more user; -1 on ENOMEM. */
+static int
+users_grow(struct rview *v)
+{
+	struct ruser	*p;
+	size_t		 cap;
+
+	if (v->v_nusers < v->v_users_cap)
+		return 0;
+	cap = v->v_users_cap ? v->v_users_cap * 2 : 8;
+	if ((p = reallocarray(v->v_users, cap, sizeof(*p))) == NULL)
+		return -1;
+	v->v_users = p;
+	v->v_users_cap = cap;
+	return 0;
+}
+
 int
 rview_user(struct rview *v, struct rd *r)
 {
-	struct ruser	 u, *p;
+	struct ruser	 u;
 	struct str	 name, display, urls;
 	uint64_t	 seen;
 	uint8_t		 online;
@@ -85,16 +129,11 @@ rview_user(struct rview *v, struct rd *r)
 		return 0;
 	u.online = online != 0;
 	u.last_seen_ms = (int64_t)seen;
-	if ((u.username = str_dup(&name)) == NULL ||
-	    (u.display_name = str_dup(&display)) == NULL ||
-	    (u.image_urls = str_dup(&urls)) == NULL ||
-	    (p = reallocarray(v->v_users, v->v_nusers + 1, sizeof(*p)))
-	    == NULL) {
-		ruser_clear(&u);
+	if (users_grow(v) == -1 ||
+	    ruser_strings(&u, &name, &display, &urls) == -1) {
 		v->v_results.err = 1;	/* the answer cannot be complete */
 		return 0;
 	}
-	v->v_users = p;
 	v->v_users[v->v_nusers++] = u;
 	return 0;
 }
@@ -105,13 +144,16 @@ static void
 render_image_urls(struct jw *j, const char *text)
 {
 	struct jdoc	 doc;
-	char		*wrapped, *s;
+	char		 local[512], *wrapped, *s;
 	size_t		 n, len;
 	int		 idx, k, e, size;
 
 	jw_arr_open(j);
 	n = strlen(text);
-	if ((wrapped = malloc(n + 8)) == NULL) {
+	/* Short lists, the usual, are wrapped on the stack. */
+	if (n + 8 <= sizeof(local))
+		wrapped = local;
+	else if ((wrapped = malloc(n + 8)) == NULL) {
 		jw_arr_close(j);
 		return;
 	}
@@ -134,7 +176,8 @@ render_image_urls(struct jw *j, const char *text)
 				;
 		}
 	}
-	free(wrapped);
+	if (wrapped != local)
+		free(wrapped);
 	jw_arr_close(j);
 }
 
@@ -169,6 +212,7 @@ render_user(struct jw *j, struct rview *v, uint64_t id)
 	}
 	if (u->json == NULL) {
 		jw_init(&one);
+		jw_reserve(&one, USER_RESERVE);
 		render_user_object(&one, u);
 		if (one.err) {
 			jw_free(&one);
@@ -208,6 +252,8 @@ rview_room(struct rview *v, struct rd *r)
 	    rd_u64(r, &last_created) == -1 || rd_str(r, &content) == -1 ||
 	    rd_left(r) != 0)
 		return -1;
+	if (v->v_nresults == 0)
+		jw_reserve(j, RESULTS_RESERVE);
 	jw_obj_open(j);
 	jw_kuint(j, "id", id);
 	jw_key(j, "participant1");
@@ -272,6 +318,8 @@ rview_message(struct rview *v, struct rd *r)
 	if (rd_str(r, &content) == -1 || rd_left(r) != 0)
 		return -1;
 	name = status_name(status);
+	if (v->v_nresults == 0)
+		jw_reserve(j, RESULTS_RESERVE);
 	jw_obj_open(j);
 	jw_kuint(j, "id", id);
 	jw_kuint(j, "room", room);
@@ -420,6 +468,7 @@ rview_done(struct rview *v, struct rd *r, const struct config *c,
 	switch (v->v_kind) {
 	case REST_Q_ROOMS:
 	case REST_Q_MESSAGES:
+		jw_reserve(out, v->v_results.len + ENVELOPE_MAX);
 		render_page(out, v, count, more);
 		break;
 	case REST_Q_ROOM:
