@@ -27,7 +27,7 @@
 #include "ws.h"
 
 #define HTTP_CONN_TIMEOUT_S	30	/* idle keep-alive and slow headers */
-#define HTTP_CONN_SLACK		(16 * 1024)
+#define HTTP_CONN_SLACK		(4 * 1024)
 #define HTTP_CONN_LIMIT		1000000
 
 static struct MHD_Daemon	*mhd;
