@@ -51,13 +51,15 @@ is_fresh(const struct ulist *ul, int64_t now)
 const uint64_t *
 roomlist_ids(uint64_t user, int any_age, size_t *n_out)
 {
-	struct ulist	*ul = hmap_get(&lists, user);
+	static const uint64_t	 none[1];
+	struct ulist		*ul = hmap_get(&lists, user);
 
 	if (ul == NULL || ul->ul_read_ms == 0 ||
 	    (!any_age && !is_fresh(ul, now_ms())))
 		return NULL;
 	*n_out = ul->ul_rooms.is_n;
-	return ul->ul_rooms.is_ids;
+	/* A user in no room has an empty list, not a missing one. */
+	return ul->ul_rooms.is_ids != NULL ? ul->ul_rooms.is_ids : none;
 }
 
 static void

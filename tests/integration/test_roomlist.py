@@ -55,6 +55,19 @@ def test_room_inserted_in_mariadb_shows_once_the_lifetime_passes(chatd_factory, 
     assert rooms_list(s, pair.tb) == [pair.room]
 
 
+def test_user_in_no_room(chatd, db):
+    """A user in no room gets an empty list, again from memory, and the
+    first room once the lifetime has passed."""
+    loner = h.make_user(db, h.unique_name("loner"), "Loner")
+    tok = h.token(loner)
+    for _ in range(3):
+        body = check_json_reply(api(chatd, "GET", "rooms/", tok), 200)
+        assert body == {"count": 0, "next": None, "previous": None, "results": []}, body
+    room = h.make_room(db, loner, h.make_user(db, h.unique_name("pal"), "Pal"))
+    time.sleep(1.1)
+    assert rooms_list(chatd, tok) == [room]
+
+
 def test_lifetime_zero_reads_every_time(chatd_factory, pair, db):
     s = chatd_factory(room_list_lifetime=0)
     assert rooms_list(s, pair.ta) == [pair.room]
