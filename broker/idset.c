@@ -90,6 +90,8 @@ idset_add_many(struct idset *s, const uint64_t *ids, size_t n)
 {
 	size_t	i, out;
 
+	if (n == 0)
+		return 0;
 	if (n > SIZE_MAX / 2 - s->is_n || reserve(s, s->is_n + n) == -1)
 		return -1;
 	/* Append, sort, squeeze out repeats: n log n, where one
