@@ -412,6 +412,24 @@ jw_plain_key(struct jw *w, const char *key, size_t n)
 }
 
 void
+jw_key_plain(struct jw *w, const char *key, size_t n)
+{
+	char	*o;
+
+	if (jw_begin(w) == -1 || jw_room(w, n + 3) == -1)
+		return;
+	o = w->buf + w->len;
+	o[0] = '"';
+	memcpy(o + 1, key, n);
+	o[n + 1] = '"';
+	o[n + 2] = ':';
+	o[n + 3] = '\0';
+	w->len += n + 3;
+	/* The value that follows belongs to this key: no comma before it. */
+	w->comma &= ~(UINT64_C(1) << w->depth);
+}
+
+void
 jw_key_n(struct jw *w, const char *key, size_t n)
 {
 	if (jw_begin(w) == -1)

@@ -74,57 +74,87 @@ void	jw_double(struct jw *, double);
 
 /* jw_key() with the key's length given. */
 void	jw_key_n(struct jw *, const char *key, size_t n);
+/* A key of n bytes that jw_plain_text() passed: copied, not escaped. */
+void	jw_key_plain(struct jw *, const char *key, size_t n);
+
+/* The bytes a JSON string holds as they are: printable ASCII but '"'
+ * and '\\'. */
+#define JW_PLAIN_BYTES \
+	" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`" \
+	"abcdefghijklmnopqrstuvwxyz{|}~\x7f"
+
+/* 1 if the n bytes at s (a C string) need no escaping.  strspn() of two
+ * literals is worked out by the compiler. */
+static inline int
+jw_plain_text(const char *s, size_t n)
+{
+	return strspn(s, JW_PLAIN_BYTES) == n;
+}
 
 /*
- * Key and value in one call.  Inline so that the length of a literal key
- * is known when compiling: renderers write hundreds of keys per answer.
+ * The key of a jw_k*() call.  Inline so that, for a literal key (all of
+ * them), the compiler knows its length and works out jw_plain_text()
+ * itself: renderers write hundreds of keys per answer, and checking each
+ * at run time was a fair share of a REST request's cost.
  */
+static inline void
+jw_kkey(struct jw *w, const char *k)
+{
+	size_t	n = strlen(k);
+
+	if (jw_plain_text(k, n))
+		jw_key_plain(w, k, n);
+	else
+		jw_key_n(w, k, n);
+}
+
+/* Key and value in one call. */
 static inline void
 jw_kstr(struct jw *w, const char *k, const char *s, size_t n)
 {
-	jw_key_n(w, k, strlen(k));
+	jw_kkey(w, k);
 	jw_str(w, s, n);
 }
 
 static inline void
 jw_kcstr(struct jw *w, const char *k, const char *s)
 {
-	jw_key_n(w, k, strlen(k));
+	jw_kkey(w, k);
 	jw_cstr(w, s);
 }
 
 static inline void
 jw_kint(struct jw *w, const char *k, int64_t v)
 {
-	jw_key_n(w, k, strlen(k));
+	jw_kkey(w, k);
 	jw_int(w, v);
 }
 
 static inline void
 jw_kuint(struct jw *w, const char *k, uint64_t v)
 {
-	jw_key_n(w, k, strlen(k));
+	jw_kkey(w, k);
 	jw_uint(w, v);
 }
 
 static inline void
 jw_kbool(struct jw *w, const char *k, int v)
 {
-	jw_key_n(w, k, strlen(k));
+	jw_kkey(w, k);
 	jw_bool(w, v);
 }
 
 static inline void
 jw_knull(struct jw *w, const char *k)
 {
-	jw_key_n(w, k, strlen(k));
+	jw_kkey(w, k);
 	jw_null(w);
 }
 
 static inline void
 jw_ktime_ms(struct jw *w, const char *k, int64_t ms)
 {
-	jw_key_n(w, k, strlen(k));
+	jw_kkey(w, k);
 	jw_time_ms(w, ms);
 }
 

@@ -139,6 +139,27 @@ test_str_positions(void)
 	jw_free(&w);
 }
 
+/* jw_plain_text() says yes exactly for the bytes a string keeps as
+ * they are. */
+static void
+test_plain_text(void)
+{
+	char	s[2];
+	int	c, want, bad = -1;
+
+	for (c = 1; c < 256 && bad == -1; c++) {
+		s[0] = (char)c;
+		s[1] = '\0';
+		want = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+		if (jw_plain_text(s, 1) != want)
+			bad = c;
+	}
+	check(bad == -1, "plain bytes are printable ASCII but quote and "
+	    "backslash", "byte 0x%02x", bad);
+	check(jw_plain_text("status_display", 14) &&
+	    !jw_plain_text("a\"b", 3), "literal keys", "");
+}
+
 /*
  * Keys take a shorter path when they need no escaping; one that does, at
  * any position, or a long one, must come out the same as a string would.
@@ -853,6 +874,7 @@ main(void)
 	test_str();
 	test_str_positions();
 	test_key_positions();
+	test_plain_text();
 	test_shapes();
 	test_time();
 	test_tparse();
