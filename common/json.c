@@ -443,12 +443,6 @@ jw_key_n(struct jw *w, const char *key, size_t n)
 }
 
 void
-jw_key(struct jw *w, const char *key)
-{
-	jw_key_n(w, key, strlen(key));
-}
-
-void
 jw_null(struct jw *w)
 {
 	if (jw_begin(w) == -1)
@@ -648,27 +642,43 @@ put_date(char *out, int64_t z)
 	memcpy(out, last_text, sizeof(last_text));
 }
 
+/* Two decimal digits of v (0-99) at p. */
+static void
+put2(char *p, unsigned int v)
+{
+	p[0] = '0' + v / 10;
+	p[1] = '0' + v % 10;
+}
+
 size_t
 iso8601_ms(char out[32], int64_t ms)
 {
-	int64_t	rem;
+	/* A message's sent, created and updated times are often the same
+	 * instant: the last text is kept whole. */
+	static int64_t	last_ms = -1;
+	static char	last_text[25];
+	unsigned int	rem;
 
 	if (ms < 0 || ms > ISO8601_MAX_MS) {
 		out[0] = '\0';
 		return 0;
 	}
-	put_date(out, ms / MS_PER_DAY);
-	rem = ms % MS_PER_DAY;
-	out[10] = 'T';
-	put_digits(out + 11, rem / 3600000, 2);
-	out[13] = ':';
-	put_digits(out + 14, rem / 60000 % 60, 2);
-	out[16] = ':';
-	put_digits(out + 17, rem / 1000 % 60, 2);
-	out[19] = '.';
-	put_digits(out + 20, rem % 1000, 3);
-	out[23] = 'Z';
-	out[24] = '\0';
+	if (ms != last_ms) {
+		put_date(last_text, ms / MS_PER_DAY);
+		rem = (unsigned int)(ms % MS_PER_DAY);
+		last_text[10] = 'T';
+		put2(last_text + 11, rem / 3600000);
+		last_text[13] = ':';
+		put2(last_text + 14, rem / 60000 % 60);
+		last_text[16] = ':';
+		put2(last_text + 17, rem / 1000 % 60);
+		last_text[19] = '.';
+		put_digits(last_text + 20, rem % 1000, 3);
+		last_text[23] = 'Z';
+		last_text[24] = '\0';
+		last_ms = ms;
+	}
+	memcpy(out, last_text, sizeof(last_text));
 	return 24;
 }
 

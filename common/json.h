@@ -57,8 +57,8 @@ void	jw_obj_open(struct jw *);
 void	jw_obj_close(struct jw *);
 void	jw_arr_open(struct jw *);
 void	jw_arr_close(struct jw *);
-/* Strings are escaped, keys too; a NULL s writes null. */
-void	jw_key(struct jw *, const char *key);
+/* Strings are escaped, keys too (jw_key() is below); a NULL s writes
+ * null. */
 void	jw_str(struct jw *, const char *s, size_t n);
 void	jw_cstr(struct jw *, const char *s);
 void	jw_int(struct jw *, int64_t);
@@ -92,69 +92,69 @@ jw_plain_text(const char *s, size_t n)
 }
 
 /*
- * The key of a jw_k*() call.  Inline so that, for a literal key (all of
- * them), the compiler knows its length and works out jw_plain_text()
- * itself: renderers write hundreds of keys per answer, and checking each
- * at run time was a fair share of a REST request's cost.
+ * A key.  Inline so that, for a literal key (nearly all of them), the
+ * compiler knows its length and works out jw_plain_text() itself:
+ * renderers write hundreds of keys per answer, and checking each at run
+ * time was a fair share of a REST request's cost.
  */
 static inline void
-jw_kkey(struct jw *w, const char *k)
+jw_key(struct jw *w, const char *key)
 {
-	size_t	n = strlen(k);
+	size_t	n = strlen(key);
 
-	if (jw_plain_text(k, n))
-		jw_key_plain(w, k, n);
+	if (jw_plain_text(key, n))
+		jw_key_plain(w, key, n);
 	else
-		jw_key_n(w, k, n);
+		jw_key_n(w, key, n);
 }
 
 /* Key and value in one call. */
 static inline void
 jw_kstr(struct jw *w, const char *k, const char *s, size_t n)
 {
-	jw_kkey(w, k);
+	jw_key(w, k);
 	jw_str(w, s, n);
 }
 
 static inline void
 jw_kcstr(struct jw *w, const char *k, const char *s)
 {
-	jw_kkey(w, k);
+	jw_key(w, k);
 	jw_cstr(w, s);
 }
 
 static inline void
 jw_kint(struct jw *w, const char *k, int64_t v)
 {
-	jw_kkey(w, k);
+	jw_key(w, k);
 	jw_int(w, v);
 }
 
 static inline void
 jw_kuint(struct jw *w, const char *k, uint64_t v)
 {
-	jw_kkey(w, k);
+	jw_key(w, k);
 	jw_uint(w, v);
 }
 
 static inline void
 jw_kbool(struct jw *w, const char *k, int v)
 {
-	jw_kkey(w, k);
+	jw_key(w, k);
 	jw_bool(w, v);
 }
 
 static inline void
 jw_knull(struct jw *w, const char *k)
 {
-	jw_kkey(w, k);
+	jw_key(w, k);
 	jw_null(w);
 }
 
 static inline void
 jw_ktime_ms(struct jw *w, const char *k, int64_t ms)
 {
-	jw_kkey(w, k);
+	jw_key(w, k);
 	jw_time_ms(w, ms);
 }
 

@@ -470,9 +470,13 @@ static void
 test_time(void)
 {
 	char	out[32];
-	size_t	i, n;
+	size_t	i, k, n, ncase = sizeof(time_cases) / sizeof(time_cases[0]);
 
-	for (i = 0; i < sizeof(time_cases) / sizeof(time_cases[0]); i++) {
+	/* Forwards, backwards, and each twice in a row: the writer keeps
+	 * the last text, which must never answer for another instant. */
+	for (k = 0; k < 4 * ncase; k++) {
+		i = k < ncase ? k : k < 2 * ncase ? 2 * ncase - 1 - k :
+		    (k - 2 * ncase) / 2;
 		memset(out, 'X', sizeof(out));
 		n = iso8601_ms(out, time_cases[i].ms);
 		check(n == strlen(time_cases[i].want) &&
