@@ -27,6 +27,7 @@
 #include "order.h"
 #include "profile.h"
 #include "query.h"
+#include "roomlist.h"
 #include "schema.h"
 #include "status.h"
 #include "supervise.h"
@@ -310,6 +311,8 @@ main(int argc, char *argv[])
 	    broker->b_dbr == NULL)
 		fatalx("cannot set up database connections");
 	order_init(max_id);
+	if (roomlist_init() == -1)
+		fatalx("cannot set up the room lists");
 	control_init();
 	nworkers = daemon_nworkers(&broker->b_conf);
 	find_worker(worker_path, sizeof(worker_path));
@@ -337,6 +340,7 @@ main(int argc, char *argv[])
 	db_free(broker->b_dbr);
 	query_shutdown();
 	profile_shutdown();
+	roomlist_shutdown();
 	unlink(broker->b_conf.pid_file);
 	log_info("stopped");
 	return 0;

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "mint.h"
 #include "room.h"
+#include "roomlist.h"
 #include "wire.h"
 
 #define USERNAME_MAX	150	/* characters: the column's width */
@@ -541,6 +542,8 @@ room_created_cb(struct ctl *c, MYSQL_RES *res, unsigned err,
 		ctl_fail(c, "the new room was not returned");
 		return;
 	}
+	/* Its users' rooms lists show it now, not after their lifetime. */
+	roomlist_add(row_u64(row[0]), row_u64(row[1]), row_u64(row[2]));
 	room_show_id(c, row_u64(row[0]));
 }
 
@@ -570,7 +573,8 @@ room_dup_cb(struct ctl *c, MYSQL_RES *res, unsigned err, const char *errstr,
 	match_sql(match, rn->rn_match);
 	queryf(c, room_created_cb, NULL, "INSERT INTO rooms (participant1,"
 	    " participant2, match_id) VALUES (%" PRIu64 ", %" PRIu64 ", %s)"
-	    " RETURNING id", rn->rn_user1, rn->rn_user2_id, match);
+	    " RETURNING id, participant1, participant2", rn->rn_user1,
+	    rn->rn_user2_id, match);
 }
 
 static void

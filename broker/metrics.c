@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "metrics.h"
 #include "order.h"
+#include "roomlist.h"
 #include "stats.h"
 #include "supervise.h"
 
@@ -80,6 +81,11 @@ metrics_render(struct buf *b)
 		{ "chatd_worker_restarts_total", "counter",
 		    "Workers that died and were started again.",
 		    stats.worker_restarts },
+		{ "chatd_room_lists", "gauge",
+		    "Users whose rooms are held in memory.", roomlist_count() },
+		{ "chatd_room_list_reads_total", "counter",
+		    "Users' room lists read from the database.",
+		    stats.roomlist_reads },
 		{ "chatd_workers", "gauge", "Running worker processes.",
 		    (unsigned long long)nw },
 		{ "chatd_uptime_seconds", "gauge", "Seconds since start.",

@@ -31,6 +31,7 @@
 #include "query.h"
 #include "recent.h"
 #include "room.h"
+#include "roomlist.h"
 #include "supervise.h"
 
 #define PAGE_SIZE_MAX	100
@@ -61,15 +62,19 @@ struct query {
 	int		 q_rounds;
 	int		 q_user_looked;
 	int		 q_room_looked;
+	int		 q_ids_read;	/* the room list was read for us */
 	int		 q_posted;	/* handed to order.c */
+
+	uint64_t	*q_ids;		/* the asker's rooms, once known */
+	size_t		 q_nids;
 
 	/* Results of SQL queries, once q_have_sql. */
 	int		 q_have_sql;
-	uint64_t	*q_ids;		/* the asker's rooms */
-	size_t		 q_nids;
 	uint64_t	 q_n[3];
 	struct rmsg	*q_rows;
 	size_t		 q_nrows;
+
+	struct buf	 q_out;		/* the answer's frames */
 };
 
 static struct query	*queries;
@@ -85,6 +90,7 @@ query_new(int worker, uint64_t req)
 		return NULL;
 	q->q_worker = worker;
 	q->q_req = req;
+	buf_init(&q->q_out);
 	if ((q->q_next = queries) != NULL)
 		queries->q_prevp = &q->q_next;
 	q->q_prevp = &queries;
@@ -105,59 +111,68 @@ query_free(struct query *q)
 	free(q->q_ids);
 	free(q->q_temp);
 	free(q->q_content);
+	buf_free(&q->q_out);
 	free(q);
 }
 
-/* Frames to the asking worker.  A worker that died meanwhile misses
- * them; its successor never had the request. */
+/*
+ * The answer's frames are built in q_out and go to the asking worker in
+ * one write when the query ends: a page is twenty-odd frames, and a
+ * write per frame was a large share of the broker's work for it.  A
+ * worker that died meanwhile misses them; its successor never had the
+ * request.
+ */
 
-static struct chan *
-reply_begin(struct query *q, uint16_t type, size_t *off)
+static struct buf *
+frame_begin(struct query *q, uint16_t type, size_t *off)
 {
-	struct chan	*ch;
+	*off = wire_begin(&q->q_out, type, q->q_req);
+	return &q->q_out;
+}
 
-	if ((ch = supervise_chan(q->q_worker)) != NULL)
-		*off = chan_begin(ch, type, q->q_req);
-	return ch;
+static void
+frame_end(struct query *q, size_t off)
+{
+	if (wire_end(&q->q_out, off) == -1)
+		log_warnx("%s: query %" PRIu64 ": frame dropped (too large or "
+		    "out of memory)", __func__, q->q_req);
 }
 
 static void
 send_user(struct query *q, uint64_t id)
 {
-	struct chan	*ch;
 	struct user	*u = user_get(id);
+	struct buf	*b;
 	size_t		 off;
 	int64_t		 seen;
 
-	if (u == NULL || (ch = reply_begin(q, MSG_REST_USER, &off)) == NULL)
+	if (u == NULL)
 		return;
 	seen = u->u_last_seen_ms ? u->u_last_seen_ms : profile_last_seen(id);
-	buf_add_u64(chan_out(ch), id);
-	buf_add_u8(chan_out(ch), u->u_nconns > 0);
-	buf_add_u64(chan_out(ch), (uint64_t)seen);
-	buf_add_cstr(chan_out(ch), u->u_username);
-	buf_add_cstr(chan_out(ch), u->u_display_name);
-	buf_add_cstr(chan_out(ch), profile_image_urls(id));
-	chan_send(ch, off);
+	b = frame_begin(q, MSG_REST_USER, &off);
+	buf_add_u64(b, id);
+	buf_add_u8(b, u->u_nconns > 0);
+	buf_add_u64(b, (uint64_t)seen);
+	buf_add_cstr(b, u->u_username);
+	buf_add_cstr(b, u->u_display_name);
+	buf_add_cstr(b, profile_image_urls(id));
+	frame_end(q, off);
 }
 
 static void
 send_room(struct query *q, const struct room *r)
 {
-	struct chan		*ch;
 	const struct rmsg	*last = recent_last(r->r_id);
 	struct buf		*b;
 	size_t			 off;
 	int64_t			 now = now_ms();
 	uint8_t			 typing = 0;
 
-	if ((ch = reply_begin(q, MSG_REST_ROOM, &off)) == NULL)
-		return;
 	if (r->r_typing_until[0] > now)
 		typing |= 1;
 	if (r->r_typing_until[1] > now)
 		typing |= 2;
-	b = chan_out(ch);
+	b = frame_begin(q, MSG_REST_ROOM, &off);
 	buf_add_u64(b, r->r_id);
 	buf_add_u64(b, r->r_p1);
 	buf_add_u64(b, r->r_p2);
@@ -173,19 +188,16 @@ send_room(struct query *q, const struct room *r)
 		buf_add_str(b, last->content, last->content_len);
 	else
 		buf_add_str(b, "", 0);
-	chan_send(ch, off);
+	frame_end(q, off);
 }
 
 static void
 send_message(struct query *q, const struct rmsg *m)
 {
-	struct chan	*ch;
 	struct buf	*b;
 	size_t		 off;
 
-	if ((ch = reply_begin(q, MSG_REST_MESSAGE, &off)) == NULL)
-		return;
-	b = chan_out(ch);
+	b = frame_begin(q, MSG_REST_MESSAGE, &off);
 	buf_add_u64(b, m->id);
 	buf_add_u64(b, m->room);
 	buf_add_u64(b, m->sender);
@@ -196,7 +208,26 @@ send_message(struct query *q, const struct rmsg *m)
 	buf_add_u64(b, (uint64_t)m->created_ms);
 	buf_add_u64(b, (uint64_t)m->updated_ms);
 	buf_add_str(b, m->content, m->content_len);
-	chan_send(ch, off);
+	frame_end(q, off);
+}
+
+static void
+add_done(struct query *q, uint16_t status, uint64_t count, int more,
+    const char *field, const char *text)
+{
+	struct buf	*b;
+	size_t		 off;
+	int		 i;
+
+	b = frame_begin(q, MSG_REST_DONE, &off);
+	buf_add_u16(b, status);
+	buf_add_u64(b, count);
+	buf_add_u8(b, more != 0);
+	for (i = 0; i < 3; i++)
+		buf_add_u64(b, q->q_n[i]);
+	buf_add_cstr(b, field ? field : "");
+	buf_add_cstr(b, text ? text : "");
+	frame_end(q, off);
 }
 
 /* End the query with its answer; frees q. */
@@ -205,21 +236,15 @@ finish(struct query *q, uint16_t status, uint64_t count, int more,
     const char *field, const char *text)
 {
 	struct chan	*ch;
-	struct buf	*b;
-	size_t		 off;
-	int		 i;
 
-	if ((ch = reply_begin(q, MSG_REST_DONE, &off)) != NULL) {
-		b = chan_out(ch);
-		buf_add_u16(b, status);
-		buf_add_u64(b, count);
-		buf_add_u8(b, more != 0);
-		for (i = 0; i < 3; i++)
-			buf_add_u64(b, q->q_n[i]);
-		buf_add_cstr(b, field ? field : "");
-		buf_add_cstr(b, text ? text : "");
-		chan_send(ch, off);
+	add_done(q, status, count, more, field, text);
+	if (q->q_out.b_err) {
+		/* Out of memory: the bare refusal may still fit. */
+		buf_reset(&q->q_out);
+		add_done(q, 503, 0, 0, NULL, TXT_UNAVAILABLE);
 	}
+	if (!q->q_out.b_err && (ch = supervise_chan(q->q_worker)) != NULL)
+		chan_send_raw(ch, q->q_out.b_data, q->q_out.b_len);
 	query_free(q);
 }
 
@@ -400,8 +425,7 @@ counts_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	wait_done(q, 1);
 }
 
-/* Rows of a list: one column is the asker's room ids, RECENT_COLUMNS
- * are messages. */
+/* Rows of RECENT_COLUMNS: messages. */
 static void
 rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
@@ -410,25 +434,18 @@ rows_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	MYSQL_ROW	 row;
 	ssize_t		 n, i;
 	void		*p;
-	int		 ids = res != NULL && mysql_num_fields(res) == 1;
 
 	(void)affected;
-	if ((n = result_rows(q, res, err, errstr, ids ? sizeof(*q->q_ids) :
-	    sizeof(*q->q_rows), &p)) == -1)
+	if ((n = result_rows(q, res, err, errstr, sizeof(*q->q_rows), &p))
+	    == -1)
 		return;
-	if (ids)
-		q->q_ids = p;
-	else
-		q->q_rows = p;
-	for (i = 0; i < n && (row = mysql_fetch_row(res)) != NULL; i++) {
-		if (ids)
-			q->q_ids[q->q_nids++] = strtoull(row[0], NULL, 10);
-		else if (recent_parse_row(row, mysql_fetch_lengths(res),
+	q->q_rows = p;
+	for (i = 0; i < n && (row = mysql_fetch_row(res)) != NULL; i++)
+		if (recent_parse_row(row, mysql_fetch_lengths(res),
 		    &q->q_rows[q->q_nrows++]) == -1) {
 			wait_done(q, -1);
 			return;
 		}
-	}
 	wait_done(q, 1);
 }
 
@@ -445,16 +462,38 @@ need_sql(struct query *q, const char *sql, int n, db_cb *cb)
 	return 0;
 }
 
+/*
+ * The asker's room ids into q_ids: 1 when there, 0 = wait (or answered).
+ * Once read for this query, a list of any age will do, or a lifetime of
+ * 0 would read forever.  The ids are copied: loads started for them may
+ * add to the list, which moves it.
+ */
 static int
 need_room_ids(struct query *q)
 {
-	char	sql[256];
-	int	n;
+	const uint64_t	*ids;
+	size_t		 n = 0;
 
-	n = snprintf(sql, sizeof(sql), "SELECT id FROM rooms WHERE"
-	    " participant1 = %" PRIu64 " UNION ALL SELECT id FROM rooms WHERE"
-	    " participant2 = %" PRIu64, q->q_user, q->q_user);
-	return need_sql(q, sql, n, rows_cb);
+	if (q->q_ids != NULL)
+		return 1;
+	if ((ids = roomlist_ids(q->q_user, q->q_ids_read, &n)) == NULL) {
+		if (q->q_ids_read) {
+			/* Read, and dropped before use: not for long. */
+			fail(q, 503, TXT_UNAVAILABLE);
+			return 0;
+		}
+		q->q_ids_read = 1;
+		q->q_waits++;
+		roomlist_read(q->q_user, load_cb, q);
+		return 0;
+	}
+	if ((q->q_ids = calloc(n + 1, sizeof(*ids))) == NULL) {
+		fail(q, 503, TXT_UNAVAILABLE);
+		return 0;
+	}
+	memcpy(q->q_ids, ids, n * sizeof(*ids));
+	q->q_nids = n;
+	return 1;
 }
 
 /* Send both participants, the users every room answer names. */

@@ -16,6 +16,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "room.h"
+#include "roomlist.h"
 
 static struct hmap	users;
 static struct hmap	rooms;
@@ -120,6 +121,7 @@ room_cache(uint64_t id, MYSQL_ROW row)
 		u2->u_nrooms--;
 		goto fail;
 	}
+	roomlist_add(r->r_id, r->r_p1, r->r_p2);
 	return r;
 fail:
 	free(r);

@@ -33,6 +33,7 @@ struct bstats {
 	uint64_t	conns_opened;
 	uint64_t	refused[REFUSED_MAX];
 	uint64_t	worker_restarts;
+	uint64_t	roomlist_reads;		/* users' room lists read from MariaDB */
 };
 
 extern struct bstats	stats;

@@ -1,6 +1,7 @@
 /*
  * buf.c - byte buffers with explicit big-endian encoding.
  */
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,7 +56,9 @@ buf_reserve(struct buf *b, size_t more)
 void
 buf_add(struct buf *b, const void *p, size_t n)
 {
-	if (n == 0 || buf_reserve(b, n) == -1)
+	/* The room is nearly always there: test before calling. */
+	if (n == 0 || b->b_err ||
+	    (b->b_cap - b->b_len < n && buf_reserve(b, n) == -1))
 		return;
 	memcpy(b->b_data + b->b_len, p, n);
 	b->b_len += n;
@@ -70,24 +73,22 @@ buf_add_u8(struct buf *b, uint8_t v)
 void
 buf_add_u16(struct buf *b, uint16_t v)
 {
-	uint8_t	p[2] = { v >> 8, v };
-
-	buf_add(b, p, sizeof(p));
+	v = htobe16(v);
+	buf_add(b, &v, sizeof(v));
 }
 
 void
 buf_add_u32(struct buf *b, uint32_t v)
 {
-	uint8_t	p[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	buf_add(b, p, sizeof(p));
+	v = htobe32(v);
+	buf_add(b, &v, sizeof(v));
 }
 
 void
 buf_add_u64(struct buf *b, uint64_t v)
 {
-	buf_add_u32(b, v >> 32);
-	buf_add_u32(b, (uint32_t)v);
+	v = htobe64(v);
+	buf_add(b, &v, sizeof(v));
 }
 
 void
@@ -131,17 +132,14 @@ rd_left(const struct rd *r)
 	return r->r_left;
 }
 
-static uint64_t
-rd_be(struct rd *r, size_t n)
+/* Take n bytes (checked by the caller) into the n-byte object at v:
+ * memcpy, since frame fields have no alignment. */
+static void
+rd_take(struct rd *r, void *v, size_t n)
 {
-	uint64_t	v = 0;
-	size_t		i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | r->r_p[i];
+	memcpy(v, r->r_p, n);
 	r->r_p += n;
 	r->r_left -= n;
-	return v;
 }
 
 int
@@ -149,34 +147,43 @@ rd_u8(struct rd *r, uint8_t *out)
 {
 	if (r->r_left < 1)
 		return -1;
-	*out = (uint8_t)rd_be(r, 1);
+	rd_take(r, out, 1);
 	return 0;
 }
 
 int
 rd_u16(struct rd *r, uint16_t *out)
 {
+	uint16_t	v;
+
 	if (r->r_left < 2)
 		return -1;
-	*out = (uint16_t)rd_be(r, 2);
+	rd_take(r, &v, 2);
+	*out = be16toh(v);
 	return 0;
 }
 
 int
 rd_u32(struct rd *r, uint32_t *out)
 {
+	uint32_t	v;
+
 	if (r->r_left < 4)
 		return -1;
-	*out = (uint32_t)rd_be(r, 4);
+	rd_take(r, &v, 4);
+	*out = be32toh(v);
 	return 0;
 }
 
 int
 rd_u64(struct rd *r, uint64_t *out)
 {
+	uint64_t	v;
+
 	if (r->r_left < 8)
 		return -1;
-	*out = rd_be(r, 8);
+	rd_take(r, &v, 8);
+	*out = be64toh(v);
 	return 0;
 }
 

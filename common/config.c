@@ -71,6 +71,7 @@ static const struct keyword keywords[] = {
 	KINT("rate_limit_messages", rate_limit_messages, CFG_WORKER, 1, 1000000),
 	KINT("rate_limit_window", rate_limit_window, CFG_WORKER, 1, 86400),
 	KINT("rest_timeout", rest_timeout, CFG_WORKER, 1, 3600),
+	KINT("room_list_lifetime", room_list_lifetime, CFG_BROKER, 0, 86400),
 	{ "syslog_facility", CK_FACILITY, CFG_BROKER, 0, 0, 0, 0 },
 	KSTR("tls_certificate", tls_certificate, CFG_WORKER),
 	KSTR("tls_key", tls_key, CFG_WORKER),
@@ -118,6 +119,9 @@ config_defaults(struct config *c)
 	c->rate_limit_messages = 300;
 	c->rate_limit_window = 10;
 	c->rest_timeout = 10;
+	/* Rooms the application inserts show within a second, and a
+	 * client polling its rooms list costs MariaDB one query a second. */
+	c->room_list_lifetime = 1;
 	c->max_connections = 8192;
 	c->max_connections_per_ip = 0;
 	c->header_timeout = 10;

@@ -153,20 +153,40 @@ jw_grow(struct jw *w, size_t n)
 	return 0;
 }
 
-static void
+/*
+ * Room for n more bytes and the NUL: 0, or -1 once the writer has failed.
+ * Inline, since it runs for every token written and nearly always finds
+ * the room there already; only growing is out of line.  cap is never
+ * below len + 1 once allocated, and both are 0 before.
+ */
+static inline int
+jw_room(struct jw *w, size_t n)
+{
+	if (!w->err && n < w->cap - w->len)
+		return 0;
+	return jw_grow(w, n);
+}
+
+void
+jw_reserve(struct jw *w, size_t n)
+{
+	(void)jw_room(w, n);	/* a failure sets err */
+}
+
+static inline void
 jw_put(struct jw *w, const char *s, size_t n)
 {
-	if (n == 0 || jw_grow(w, n) == -1)
+	if (n == 0 || jw_room(w, n) == -1)
 		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
 	w->buf[w->len] = '\0';
 }
 
-static void
+static inline void
 jw_putc(struct jw *w, char c)
 {
-	if (jw_grow(w, 1) == -1)
+	if (jw_room(w, 1) == -1)
 		return;
 	w->buf[w->len++] = c;
 	w->buf[w->len] = '\0';
@@ -177,7 +197,7 @@ jw_putc(struct jw *w, char c)
  * level already holds something, and records that the next one will need
  * a comma.  -1 if the writer has failed.
  */
-static int
+static inline int
 jw_begin(struct jw *w)
 {
 	uint64_t	bit;
@@ -278,6 +298,44 @@ jw_escape_ctl(struct jw *w, unsigned char c)
 	jw_put(w, esc, sizeof(esc));
 }
 
+/* 1 for the bytes a JSON string holds as they are: printable ASCII
+ * but '"' (0x22) and '\\' (0x5c). */
+static const unsigned char	plain_byte[256] = {
+	[0x20 ... 0x21] = 1,
+	[0x23 ... 0x5b] = 1,
+	[0x5d ... 0x7f] = 1,
+};
+
+#define BYTES(c)	(UINT64_C(0x0101010101010101) * (c))
+#define HIGH_BITS	BYTES(0x80)
+
+/*
+ * How many bytes at the start of s JSON takes as they are: printable
+ * ASCII other than '"' and '\\'.  Eight at a time while none of the
+ * eight is special (the classic "has a zero / smaller byte" word tricks,
+ * exact as yes-or-no answers), then byte by byte.
+ */
+static size_t
+plain_run(const unsigned char *s, size_t n)
+{
+	uint64_t	w, q, b;
+	size_t		i = 0;
+
+	for (; n - i >= 8; i += 8) {
+		memcpy(&w, s + i, 8);
+		q = w ^ BYTES('"');
+		b = w ^ BYTES('\\');
+		if (((w - BYTES(0x20)) & ~w & HIGH_BITS) != 0 ||
+		    ((q - BYTES(1)) & ~q & HIGH_BITS) != 0 ||
+		    ((b - BYTES(1)) & ~b & HIGH_BITS) != 0 ||
+		    (w & HIGH_BITS) != 0)
+			break;
+	}
+	while (i < n && plain_byte[s[i]])
+		i++;
+	return i;
+}
+
 /*
  * Quote and escape s.  Runs of bytes that need no escaping are copied with
  * one memcpy.  U+2028 and U+2029 are escaped because they end a line in
@@ -292,15 +350,12 @@ jw_quote(struct jw *w, const char *s, size_t n)
 	uint32_t		 cp = 0;
 
 	/* Most strings need no escapes: one reservation covers them. */
-	if (n < SIZE_MAX - 2 && jw_grow(w, n + 2) == -1)
+	if (n < SIZE_MAX - 2 && jw_room(w, n + 2) == -1)
 		return;
 	jw_putc(w, '"');
 	while (i < n) {
-		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' &&
-		    p[i] != '\\') {
-			i++;
-			continue;
-		}
+		if ((i += plain_run(p + i, n - i)) == n)
+			break;
 		len = 1;
 		if (p[i] >= 0x80) {
 			len = utf8_decode(p + i, n - i, &cp);
@@ -326,13 +381,63 @@ jw_quote(struct jw *w, const char *s, size_t n)
 	jw_putc(w, '"');
 }
 
+/*
+ * Write "key": for a key of n bytes that needs no escaping, copying and
+ * checking in one pass; 0, or -1 (nothing written) for any other key.
+ * Keys are short literals: a writer call per byte run, a strlen and a
+ * memcpy call each were most of their cost.
+ */
+static int
+jw_plain_key(struct jw *w, const char *key, size_t n)
+{
+	const unsigned char	*k = (const unsigned char *)key;
+	char			*o;
+	size_t			 i;
+
+	if (jw_room(w, n + 3) == -1)
+		return -1;
+	o = w->buf + w->len;
+	/* o[0] is the NUL at len: it stays until the key is known good. */
+	for (i = 0; i < n; i++) {
+		if (!plain_byte[k[i]])
+			return -1;
+		o[i + 1] = (char)k[i];
+	}
+	o[0] = '"';
+	o[n + 1] = '"';
+	o[n + 2] = ':';
+	o[n + 3] = '\0';
+	w->len += n + 3;
+	return 0;
+}
+
 void
-jw_key(struct jw *w, const char *key)
+jw_key_plain(struct jw *w, const char *key, size_t n)
+{
+	char	*o;
+
+	if (jw_begin(w) == -1 || jw_room(w, n + 3) == -1)
+		return;
+	o = w->buf + w->len;
+	o[0] = '"';
+	memcpy(o + 1, key, n);
+	o[n + 1] = '"';
+	o[n + 2] = ':';
+	o[n + 3] = '\0';
+	w->len += n + 3;
+	/* The value that follows belongs to this key: no comma before it. */
+	w->comma &= ~(UINT64_C(1) << w->depth);
+}
+
+void
+jw_key_n(struct jw *w, const char *key, size_t n)
 {
 	if (jw_begin(w) == -1)
 		return;
-	jw_quote(w, key, strlen(key));
-	jw_putc(w, ':');
+	if (jw_plain_key(w, key, n) == -1) {
+		jw_quote(w, key, n);
+		jw_putc(w, ':');
+	}
 	/* The value that follows belongs to this key: no comma before it. */
 	w->comma &= ~(UINT64_C(1) << w->depth);
 }
@@ -460,66 +565,18 @@ jw_time_ms(struct jw *w, int64_t ms)
 		jw_null(w);
 		return;
 	}
-	if (jw_begin(w) == -1)
+	if (jw_begin(w) == -1 || jw_room(w, n + 2) == -1)
 		return;
-	jw_putc(w, '"');
-	jw_put(w, b, n);
-	jw_putc(w, '"');
-}
-
-void
-jw_kstr(struct jw *w, const char *k, const char *s, size_t n)
-{
-	jw_key(w, k);
-	jw_str(w, s, n);
-}
-
-void
-jw_kcstr(struct jw *w, const char *k, const char *s)
-{
-	jw_key(w, k);
-	jw_cstr(w, s);
-}
-
-void
-jw_kint(struct jw *w, const char *k, int64_t v)
-{
-	jw_key(w, k);
-	jw_int(w, v);
-}
-
-void
-jw_kuint(struct jw *w, const char *k, uint64_t v)
-{
-	jw_key(w, k);
-	jw_uint(w, v);
-}
-
-void
-jw_kbool(struct jw *w, const char *k, int v)
-{
-	jw_key(w, k);
-	jw_bool(w, v);
-}
-
-void
-jw_knull(struct jw *w, const char *k)
-{
-	jw_key(w, k);
-	jw_null(w);
-}
-
-void
-jw_ktime_ms(struct jw *w, const char *k, int64_t ms)
-{
-	jw_key(w, k);
-	jw_time_ms(w, ms);
+	w->buf[w->len] = '"';
+	memcpy(w->buf + w->len + 1, b, n);
+	w->buf[w->len + n + 1] = '"';
+	w->len += n + 2;
+	w->buf[w->len] = '\0';
 }
 
 /*
  * Time.  Calendar arithmetic is done here instead of with gmtime_r(): it is
- * a few integer operations, needs no cache to be cheap per message, holds
- * no state and does not depend on TZ.  Proleptic Gregorian calendar, with
+ * a few integer operations and does not depend on TZ.  Proleptic Gregorian calendar, with
  * years counted from March so that the leap day falls at the end.
  */
 
@@ -562,33 +619,66 @@ put_digits(char *p, unsigned int v, int width)
 	}
 }
 
+/* "YYYY-MM-DD" of day z (days since the epoch) at out. */
+static void
+put_date(char *out, int64_t z)
+{
+	/* The times of one answer nearly all fall on one day: the last
+	 * day's text saves the calendar arithmetic. */
+	static int64_t	last_day = -1;
+	static char	last_text[10];
+	int64_t		y;
+	int		m, d;
+
+	if (z != last_day) {
+		civil_from_days(z, &y, &m, &d);
+		put_digits(last_text, y, 4);
+		last_text[4] = '-';
+		put_digits(last_text + 5, m, 2);
+		last_text[7] = '-';
+		put_digits(last_text + 8, d, 2);
+		last_day = z;
+	}
+	memcpy(out, last_text, sizeof(last_text));
+}
+
+/* Two decimal digits of v (0-99) at p. */
+static void
+put2(char *p, unsigned int v)
+{
+	p[0] = '0' + v / 10;
+	p[1] = '0' + v % 10;
+}
+
 size_t
 iso8601_ms(char out[32], int64_t ms)
 {
-	int64_t	y, rem;
-	int	m, d;
+	/* A message's sent, created and updated times are often the same
+	 * instant: the last text is kept whole. */
+	static int64_t	last_ms = -1;
+	static char	last_text[25];
+	unsigned int	rem;
 
 	if (ms < 0 || ms > ISO8601_MAX_MS) {
 		out[0] = '\0';
 		return 0;
 	}
-	civil_from_days(ms / MS_PER_DAY, &y, &m, &d);
-	rem = ms % MS_PER_DAY;
-	put_digits(out, y, 4);
-	out[4] = '-';
-	put_digits(out + 5, m, 2);
-	out[7] = '-';
-	put_digits(out + 8, d, 2);
-	out[10] = 'T';
-	put_digits(out + 11, rem / 3600000, 2);
-	out[13] = ':';
-	put_digits(out + 14, rem / 60000 % 60, 2);
-	out[16] = ':';
-	put_digits(out + 17, rem / 1000 % 60, 2);
-	out[19] = '.';
-	put_digits(out + 20, rem % 1000, 3);
-	out[23] = 'Z';
-	out[24] = '\0';
+	if (ms != last_ms) {
+		put_date(last_text, ms / MS_PER_DAY);
+		rem = (unsigned int)(ms % MS_PER_DAY);
+		last_text[10] = 'T';
+		put2(last_text + 11, rem / 3600000);
+		last_text[13] = ':';
+		put2(last_text + 14, rem / 60000 % 60);
+		last_text[16] = ':';
+		put2(last_text + 17, rem / 1000 % 60);
+		last_text[19] = '.';
+		put_digits(last_text + 20, rem % 1000, 3);
+		last_text[23] = 'Z';
+		last_text[24] = '\0';
+		last_ms = ms;
+	}
+	memcpy(out, last_text, sizeof(last_text));
 	return 24;
 }
 

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifndef JSMN_H
 #define JSMN_HEADER
@@ -48,13 +49,16 @@ struct jw {
 void	jw_init(struct jw *);
 void	jw_reset(struct jw *);		/* empty again, memory kept */
 void	jw_free(struct jw *);
+/* Make room for n more bytes now: a writer that knows roughly what it
+ * will hold grows once instead of doubling its way up. */
+void	jw_reserve(struct jw *, size_t n);
 
 void	jw_obj_open(struct jw *);
 void	jw_obj_close(struct jw *);
 void	jw_arr_open(struct jw *);
 void	jw_arr_close(struct jw *);
-/* Strings are escaped, keys too; a NULL s writes null. */
-void	jw_key(struct jw *, const char *key);
+/* Strings are escaped, keys too (jw_key() is below); a NULL s writes
+ * null. */
 void	jw_str(struct jw *, const char *s, size_t n);
 void	jw_cstr(struct jw *, const char *s);
 void	jw_int(struct jw *, int64_t);
@@ -68,13 +72,91 @@ void	jw_time_ms(struct jw *, int64_t ms);
 /* Shortest form that reads back the same; NaN and infinities write null. */
 void	jw_double(struct jw *, double);
 
-void	jw_kstr(struct jw *, const char *k, const char *s, size_t n);
-void	jw_kcstr(struct jw *, const char *k, const char *s);
-void	jw_kint(struct jw *, const char *k, int64_t);
-void	jw_kuint(struct jw *, const char *k, uint64_t);
-void	jw_kbool(struct jw *, const char *k, int);
-void	jw_knull(struct jw *, const char *k);
-void	jw_ktime_ms(struct jw *, const char *k, int64_t ms);
+/* jw_key() with the key's length given. */
+void	jw_key_n(struct jw *, const char *key, size_t n);
+/* A key of n bytes that jw_plain_text() passed: copied, not escaped. */
+void	jw_key_plain(struct jw *, const char *key, size_t n);
+
+/* The bytes a JSON string holds as they are: printable ASCII but '"'
+ * and '\\'. */
+#define JW_PLAIN_BYTES \
+	" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`" \
+	"abcdefghijklmnopqrstuvwxyz{|}~\x7f"
+
+/* 1 if the n bytes at s (a C string) need no escaping.  strspn() of two
+ * literals is worked out by the compiler. */
+static inline int
+jw_plain_text(const char *s, size_t n)
+{
+	return strspn(s, JW_PLAIN_BYTES) == n;
+}
+
+/*
+ * A key.  Inline so that, for a literal key (nearly all of them), the
+ * compiler knows its length and works out jw_plain_text() itself:
+ * renderers write hundreds of keys per answer, and checking each at run
+ * time was a fair share of a REST request's cost.
+ */
+static inline void
+jw_key(struct jw *w, const char *key)
+{
+	size_t	n = strlen(key);
+
+	if (jw_plain_text(key, n))
+		jw_key_plain(w, key, n);
+	else
+		jw_key_n(w, key, n);
+}
+
+/* Key and value in one call. */
+static inline void
+jw_kstr(struct jw *w, const char *k, const char *s, size_t n)
+{
+	jw_key(w, k);
+	jw_str(w, s, n);
+}
+
+static inline void
+jw_kcstr(struct jw *w, const char *k, const char *s)
+{
+	jw_key(w, k);
+	jw_cstr(w, s);
+}
+
+static inline void
+jw_kint(struct jw *w, const char *k, int64_t v)
+{
+	jw_key(w, k);
+	jw_int(w, v);
+}
+
+static inline void
+jw_kuint(struct jw *w, const char *k, uint64_t v)
+{
+	jw_key(w, k);
+	jw_uint(w, v);
+}
+
+static inline void
+jw_kbool(struct jw *w, const char *k, int v)
+{
+	jw_key(w, k);
+	jw_bool(w, v);
+}
+
+static inline void
+jw_knull(struct jw *w, const char *k)
+{
+	jw_key(w, k);
+	jw_null(w);
+}
+
+static inline void
+jw_ktime_ms(struct jw *w, const char *k, int64_t ms)
+{
+	jw_key(w, k);
+	jw_time_ms(w, ms);
+}
 
 /*
  * "2024-12-25T10:30:00.123Z" for milliseconds since the epoch.  Returns the

@@ -27,12 +27,13 @@
 #include "ws.h"
 
 #define HTTP_CONN_TIMEOUT_S	30	/* idle keep-alive and slow headers */
-#define HTTP_CONN_SLACK		(16 * 1024)
+#define HTTP_CONN_SLACK		(4 * 1024)
 #define HTTP_CONN_LIMIT		1000000
 
 static struct MHD_Daemon	*mhd;
 static struct event		*mhd_ev;
 static struct event		*mhd_timer;
+static struct event		*mhd_soon;	/* activated, never added */
 
 /* Per-request state, MHD's con_cls. */
 struct req {
@@ -67,6 +68,13 @@ http_kick(void)
 		return;
 	MHD_run(mhd);
 	http_arm_timer();
+}
+
+void
+http_kick_soon(void)
+{
+	if (mhd != NULL)
+		event_active(mhd_soon, EV_TIMEOUT, 0);
 }
 
 static void
@@ -409,7 +417,8 @@ http_init(void)
 	mhd_ev = event_new(wctx->w_base, info->epoll_fd, EV_READ | EV_PERSIST,
 	    http_event_cb, NULL);
 	mhd_timer = evtimer_new(wctx->w_base, http_event_cb, NULL);
-	if (mhd_ev == NULL || mhd_timer == NULL ||
+	mhd_soon = evtimer_new(wctx->w_base, http_event_cb, NULL);
+	if (mhd_ev == NULL || mhd_timer == NULL || mhd_soon == NULL ||
 	    event_add(mhd_ev, NULL) == -1)
 		return -1;
 	return 0;
@@ -424,6 +433,7 @@ http_shutdown(void)
 	MHD_run(mhd);
 	event_free(mhd_ev);
 	event_free(mhd_timer);
+	event_free(mhd_soon);
 	MHD_stop_daemon(mhd);
 	mhd = NULL;
 }

@@ -20,5 +20,8 @@ int	http_add_connection_as(int fd, const struct sockaddr *, socklen_t,
 	    struct tls_conn *t, int kind);
 /* Let MHD run now (after a resume or an upgraded socket's release). */
 void	http_kick(void);
+/* Let MHD run once the current event callbacks are done: many resumes
+ * in one loop turn then share one MHD_run(). */
+void	http_kick_soon(void);
 
 #endif

@@ -258,8 +258,12 @@ respond(struct rest_req *rq)
 		log_warnx("%s: could not render an answer", __func__);
 		return MHD_NO;
 	}
-	r = MHD_create_response_from_buffer(rq->rq_empty ? 0 : rq->rq_out.len,
-	    rq->rq_out.buf, MHD_RESPMEM_MUST_COPY);
+	if (rq->rq_empty || rq->rq_out.buf == NULL)
+		r = MHD_create_response_from_buffer(0, NULL,
+		    MHD_RESPMEM_PERSISTENT);
+	else if ((r = MHD_create_response_from_buffer(rq->rq_out.len,
+	    rq->rq_out.buf, MHD_RESPMEM_MUST_FREE)) != NULL)
+		jw_init(&rq->rq_out);	/* MHD frees the body now */
 	if (r == NULL)
 		return MHD_NO;
 	if (add_headers(rq, r) != MHD_YES) {
@@ -290,14 +294,15 @@ req_unlink(struct rest_req *rq)
 		evtimer_del(rq->rq_timer);
 }
 
-/* The answer is in rq_out: let MHD call us again to queue it. */
+/* The answer is in rq_out: let MHD call us again to queue it.  Answers
+ * arrive from the broker many to a read, so MHD runs once for them all. */
 static void
 req_resume(struct rest_req *rq)
 {
 	req_unlink(rq);
 	rq->rq_state = RQ_DONE;
 	MHD_resume_connection(rq->rq_conn);
-	http_kick();
+	http_kick_soon();
 }
 
 static void

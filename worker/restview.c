@@ -17,6 +17,11 @@
 #include "worker.h"
 
 #define USERS_MAX	256	/* per answer; a page names at most 2 * 100 */
+/* First reservations, so that a page's writers grow once or twice, not
+ * from 256 bytes up: about a page of 20 messages, and a user object. */
+#define RESULTS_RESERVE	(16 * 1024)
+#define USER_RESERVE	512
+#define ENVELOPE_MAX	(3 * 1024)	/* count and two links */
 
 static const char *const status_names[][2] = {
 	{ "sending", "Sending" },
@@ -38,8 +43,7 @@ static void
 ruser_clear(struct ruser *u)
 {
 	free(u->username);
-	free(u->display_name);
-	free(u->image_urls);
+	free(u->json);
 }
 
 void
@@ -51,11 +55,11 @@ rview_free(struct rview *v)
 		ruser_clear(&v->v_users[i]);
 	free(v->v_users);
 	v->v_users = NULL;
-	v->v_nusers = 0;
+	v->v_nusers = v->v_users_cap = 0;
 	jw_free(&v->v_results);
 }
 
-static const struct ruser *
+static struct ruser *
 find_user(const struct rview *v, uint64_t id)
 {
 	size_t	i;
@@ -66,10 +70,51 @@ find_user(const struct rview *v, uint64_t id)
 	return NULL;
 }
 
+/* Copy s to p as a C string; returns p. */
+static char *
+put_cstr(char *p, const struct str *s)
+{
+	memcpy(p, s->s, s->len);
+	p[s->len] = '\0';
+	return p;
+}
+
+/* The three strings of a user in one allocation, owned by username. */
+static int
+ruser_strings(struct ruser *u, const struct str *name,
+    const struct str *display, const struct str *urls)
+{
+	char	*p;
+
+	if ((p = malloc(name->len + display->len + urls->len + 3)) == NULL)
+		return -1;
+	u->username = put_cstr(p, name);
+	u->display_name = put_cstr(p + name->len + 1, display);
+	u->image_urls = put_cstr(p + name->len + display->len + 2, urls);
+	return 0;
+}
+
+/* Room for one more user; -1 on ENOMEM. */
+static int
+users_grow(struct rview *v)
+{
+	struct ruser	*p;
+	size_t		 cap;
+
+	if (v->v_nusers < v->v_users_cap)
+		return 0;
+	cap = v->v_users_cap ? v->v_users_cap * 2 : 8;
+	if ((p = reallocarray(v->v_users, cap, sizeof(*p))) == NULL)
+		return -1;
+	v->v_users = p;
+	v->v_users_cap = cap;
+	return 0;
+}
+
 int
 rview_user(struct rview *v, struct rd *r)
 {
-	struct ruser	 u, *p;
+	struct ruser	 u;
 	struct str	 name, display, urls;
 	uint64_t	 seen;
 	uint8_t		 online;
@@ -84,16 +129,11 @@ rview_user(struct rview *v, struct rd *r)
 		return 0;
 	u.online = online != 0;
 	u.last_seen_ms = (int64_t)seen;
-	if ((u.username = str_dup(&name)) == NULL ||
-	    (u.display_name = str_dup(&display)) == NULL ||
-	    (u.image_urls = str_dup(&urls)) == NULL ||
-	    (p = reallocarray(v->v_users, v->v_nusers + 1, sizeof(*p)))
-	    == NULL) {
-		ruser_clear(&u);
+	if (users_grow(v) == -1 ||
+	    ruser_strings(&u, &name, &display, &urls) == -1) {
 		v->v_results.err = 1;	/* the answer cannot be complete */
 		return 0;
 	}
-	v->v_users = p;
 	v->v_users[v->v_nusers++] = u;
 	return 0;
 }
@@ -104,13 +144,16 @@ static void
 render_image_urls(struct jw *j, const char *text)
 {
 	struct jdoc	 doc;
-	char		*wrapped, *s;
+	char		 local[512], *wrapped, *s;
 	size_t		 n, len;
 	int		 idx, k, e, size;
 
 	jw_arr_open(j);
 	n = strlen(text);
-	if ((wrapped = malloc(n + 8)) == NULL) {
+	/* Short lists, the usual, are wrapped on the stack. */
+	if (n + 8 <= sizeof(local))
+		wrapped = local;
+	else if ((wrapped = malloc(n + 8)) == NULL) {
 		jw_arr_close(j);
 		return;
 	}
@@ -133,19 +176,14 @@ render_image_urls(struct jw *j, const char *text)
 				;
 		}
 	}
-	free(wrapped);
+	if (wrapped != local)
+		free(wrapped);
 	jw_arr_close(j);
 }
 
 static void
-render_user(struct jw *j, const struct rview *v, uint64_t id)
+render_user_object(struct jw *j, const struct ruser *u)
 {
-	const struct ruser	*u = find_user(v, id);
-
-	if (u == NULL) {
-		jw_null(j);
-		return;
-	}
 	jw_obj_open(j);
 	jw_kuint(j, "id", u->id);
 	jw_kcstr(j, "username", u->username);
@@ -155,6 +193,36 @@ render_user(struct jw *j, const struct rview *v, uint64_t id)
 	jw_kbool(j, "is_online", u->online);
 	jw_ktime_ms(j, "last_seen", u->last_seen_ms);
 	jw_obj_close(j);
+}
+
+/*
+ * A user object, rendered once per answer and then copied: a page of
+ * messages names the same two users over and over, and parsing the
+ * avatar list is the dearest part.
+ */
+static void
+render_user(struct jw *j, struct rview *v, uint64_t id)
+{
+	struct ruser	*u = find_user(v, id);
+	struct jw	 one;
+
+	if (u == NULL) {
+		jw_null(j);
+		return;
+	}
+	if (u->json == NULL) {
+		jw_init(&one);
+		jw_reserve(&one, USER_RESERVE);
+		render_user_object(&one, u);
+		if (one.err) {
+			jw_free(&one);
+			j->err = 1;	/* the answer cannot be complete */
+			return;
+		}
+		u->json = one.buf;	/* taken over */
+		u->json_len = one.len;
+	}
+	jw_raw(j, u->json, u->json_len);
 }
 
 static const char *const *
@@ -184,6 +252,8 @@ rview_room(struct rview *v, struct rd *r)
 	    rd_u64(r, &last_created) == -1 || rd_str(r, &content) == -1 ||
 	    rd_left(r) != 0)
 		return -1;
+	if (v->v_nresults == 0)
+		jw_reserve(j, RESULTS_RESERVE);
 	jw_obj_open(j);
 	jw_kuint(j, "id", id);
 	jw_key(j, "participant1");
@@ -248,6 +318,8 @@ rview_message(struct rview *v, struct rd *r)
 	if (rd_str(r, &content) == -1 || rd_left(r) != 0)
 		return -1;
 	name = status_name(status);
+	if (v->v_nresults == 0)
+		jw_reserve(j, RESULTS_RESERVE);
 	jw_obj_open(j);
 	jw_kuint(j, "id", id);
 	jw_kuint(j, "room", room);
@@ -396,6 +468,7 @@ rview_done(struct rview *v, struct rd *r, const struct config *c,
 	switch (v->v_kind) {
 	case REST_Q_ROOMS:
 	case REST_Q_MESSAGES:
+		jw_reserve(out, v->v_results.len + ENVELOPE_MAX);
 		render_page(out, v, count, more);
 		break;
 	case REST_Q_ROOM:

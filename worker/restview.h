@@ -18,9 +18,11 @@ struct ruser {
 	uint64_t	 id;
 	int		 online;
 	int64_t		 last_seen_ms;
-	char		*username;
+	char		*username;	/* owns the block of all three */
 	char		*display_name;
 	char		*image_urls;	/* JSON text as stored */
+	char		*json;		/* the user object, once rendered */
+	size_t		 json_len;
 };
 
 /* What an answer needs to be rendered once MSG_REST_DONE arrives. */
@@ -34,7 +36,7 @@ struct rview {
 	const char	*v_base;	/* "http://host", no trailing slash */
 	const char	*v_path;	/* "/api/v1.0/chat/rooms/" */
 	struct ruser	*v_users;
-	size_t		 v_nusers;
+	size_t		 v_nusers, v_users_cap;
 	struct jw	 v_results;	/* rendered rooms or messages */
 	size_t		 v_nresults;
 	uint64_t	 v_oldest;	/* smallest message id rendered */

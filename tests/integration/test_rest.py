@@ -28,6 +28,7 @@ MESSAGE_KEYS = {"id", "room", "sender", "content", "status", "status_display", "
 PAGE_KEYS = {"count", "next", "previous", "results"}
 
 NO_CREDENTIALS = "Authentication credentials were not provided."
+ROOM_LIST_LIFETIME = 1  # chatd's default room_list_lifetime, seconds
 
 
 # ---------------------------------------------------------------------------
@@ -221,10 +222,12 @@ def test_room_without_match_and_odd_avatars(chatd, db):
 
 def test_rooms_list_finds_new_rooms_and_orders_by_activity(chatd, pair, db):
     assert api(chatd, "GET", "rooms/", pair.ta).json["count"] == 1
-    # Rooms created by the application while chatd runs show at once.
+    # Rooms created by the application while chatd runs show once the
+    # list chatd keeps is older than room_list_lifetime (1 s by default).
     c = h.make_user(db, h.unique_name("cat"), "Cat")
     r2 = h.make_room(db, c, pair.a)
     r3 = h.make_room(db, pair.a, c, match=7)
+    time.sleep(ROOM_LIST_LIFETIME + 0.1)
     body = api(chatd, "GET", "rooms/", pair.ta).json
     assert body["count"] == 3
     ids = [x["id"] for x in body["results"]]
@@ -558,6 +561,19 @@ def test_401_on_every_endpoint(chatd, pair, db):
     assert db.scalar("SELECT COUNT(*) FROM messages WHERE room_id = ?", pair.room) == "0"
 
 
+def test_token_refused_once_it_expires(chatd, pair):
+    """A token accepted a moment ago is refused once its exp (plus chatd's
+    30 s of leeway for clock skew) has passed, on every worker."""
+    tok = h.token(pair.a, exp_offset=-27)
+    for _ in range(4):
+        assert api(chatd, "GET", "rooms/", tok).status == 200
+    time.sleep(4)
+    for _ in range(4):
+        check_detail(api(chatd, "GET", "rooms/", tok), 401,
+                     "Given token not valid for any token type")
+    assert api(chatd, "GET", "rooms/", pair.ta).status == 200
+
+
 def test_403_and_404_for_rooms(chatd, pair, db):
     stranger = h.make_user(db, h.unique_name("eve"), "Eve")
     te = h.token(stranger)
@@ -705,7 +721,8 @@ def test_presence_in_user_objects(chatd, pair, db):
 def test_sigterm_while_requests_wait(chatd_factory, pair, db):
     """A request still waiting for the broker when chatd is stopped gets a
     503 (or its connection closed), and chatd still exits cleanly."""
-    s = chatd_factory(rest_timeout=30)
+    # Lifetime 0: every rooms list asks MariaDB, so this one waits.
+    s = chatd_factory(rest_timeout=30, room_list_lifetime=0)
     assert api(s, "GET", "rooms/", pair.ta).status == 200
     with db.session() as lock:
         lock.execute("LOCK TABLES rooms WRITE")

@@ -50,6 +50,7 @@ static const struct {
 	FI("ping_timeout", ping_timeout),
 	FS("public_url", public_url),
 	FI("rest_timeout", rest_timeout),
+	FI("room_list_lifetime", room_list_lifetime),
 	FI("syslog_facility", syslog_facility),
 	FS("worker_path", worker_path),
 	FI("workers", workers),
@@ -123,6 +124,7 @@ static const struct {
 	{ "jwt_secret", "" },
 	{ "nlisten", "0" },
 	{ "rest_timeout", "10" },
+	{ "room_list_lifetime", "1" },
 	{ "public_url", "" },
 	{ "cors_origins", "" },
 };
@@ -221,6 +223,17 @@ static const struct {
 	    "is not a number from 1024 to 16777216", NULL },
 	{ "ws_max_message at its maximum", "ws_max_message", "16777216", 0, 0,
 	    "16777216", NULL },
+	{ "room_list_lifetime 0 reads every time", "room_list_lifetime", "0",
+	    0, 0, "0", NULL },
+	{ "room_list_lifetime one day", "room_list_lifetime", "86400", 0, 0,
+	    "86400", NULL },
+	{ "room_list_lifetime over a day", "room_list_lifetime", "86401", 0,
+	    -1, "room_list_lifetime: \"86401\" is not a number from 0 to "
+	    "86400", NULL },
+	{ "room_list_lifetime negative", "room_list_lifetime", "-1", 0, -1,
+	    "is not a number from 0 to 86400", NULL },
+	{ "room_list_lifetime with a unit", "room_list_lifetime", "1s", 0, -1,
+	    "\"1s\" is not a number", NULL },
 
 	/* strings */
 	{ "jwt_algorithm", "jwt_algorithm", "HS512", 0, 0, "HS512", NULL },
@@ -602,7 +615,7 @@ static const char *const broker_keys[] = {
 	"database_password", "database_port", "database_socket",
 	"database_user", "listen", "pid_file", "syslog_facility",
 	"worker_path", "workers", "typing_timeout", "admin_listen", "group",
-	"log_file", "user",
+	"log_file", "user", "room_list_lifetime",
 };
 
 #define NWORKER	(sizeof(worker_keys) / sizeof(worker_keys[0]))
@@ -636,6 +649,7 @@ static const char *const sample[][2] = {
 	{ "tls_key", "/etc/ssl/chat.key" },
 	{ "user", "chatd" },
 	{ "log_file", "/var/log/chatd.log" },
+	{ "room_list_lifetime", "5" },
 };
 
 static void

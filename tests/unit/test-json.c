@@ -73,6 +73,137 @@ test_str(void)
 	jw_free(&w);
 }
 
+/* The escape of one ASCII byte as the writer must give it. */
+static const char *
+want_escape(unsigned char c, char buf[8])
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\t':
+		return "\\t";
+	case '\r':
+		return "\\r";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	}
+	if (c < 0x20) {
+		snprintf(buf, 8, "\\u%04x", c);
+		return buf;
+	}
+	buf[0] = (char)c;
+	buf[1] = '\0';
+	return buf;
+}
+
+/*
+ * Every byte that needs an escape, and a non-ASCII one, at every position
+ * of strings of 1 to 20 bytes: the writer scans eight bytes at a time, so
+ * a special byte must be found whichever word and place it falls in.
+ */
+static void
+test_str_positions(void)
+{
+	static const unsigned char	special[] = { '"', '\\', '\n', 0x01,
+	    0x1f, 0x00, 0x7f, 0x20, 0xe9 };
+	struct jw			w;
+	char				in[24], want[64], esc[8];
+	size_t				n, pos, k;
+	int				bad = 0;
+
+	jw_init(&w);
+	for (k = 0; k < sizeof(special) && !bad; k++)
+		for (n = 1; n <= 20 && !bad; n++)
+			for (pos = 0; pos < n && !bad; pos++) {
+				memset(in, 'a', n);
+				in[pos] = (char)special[k];
+				jw_reset(&w);
+				jw_str(&w, in, n);
+				if (special[k] == 0xe9)	/* lone byte: invalid */
+					snprintf(esc, sizeof(esc), "\\ufffd");
+				snprintf(want, sizeof(want), "\"%.*s%s%.*s\"",
+				    (int)pos, in, special[k] == 0xe9 ? esc :
+				    want_escape(special[k], esc),
+				    (int)(n - pos - 1), in + pos + 1);
+				bad = w.err || strcmp(w.buf, want) != 0;
+			}
+	check(!bad, "special byte found at any position", "byte 0x%02x at "
+	    "%zu of %zu: got %s want %s", special[k - 1], pos - 1, n - 1,
+	    w.buf ? w.buf : "(null)", want);
+	jw_free(&w);
+}
+
+/* jw_plain_text() says yes exactly for the bytes a string keeps as
+ * they are. */
+static void
+test_plain_text(void)
+{
+	char	s[2];
+	int	c, want, bad = -1;
+
+	for (c = 1; c < 256 && bad == -1; c++) {
+		s[0] = (char)c;
+		s[1] = '\0';
+		want = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+		if (jw_plain_text(s, 1) != want)
+			bad = c;
+	}
+	check(bad == -1, "plain bytes are printable ASCII but quote and "
+	    "backslash", "byte 0x%02x", bad);
+	check(jw_plain_text("status_display", 14) &&
+	    !jw_plain_text("a\"b", 3), "literal keys", "");
+}
+
+/*
+ * Keys take a shorter path when they need no escaping; one that does, at
+ * any position, or a long one, must come out the same as a string would.
+ */
+static void
+test_key_positions(void)
+{
+	static const unsigned char	special[] = { '"', '\\', '\n', 0x01 };
+	struct jw			w;
+	char				key[80], want[200], esc[8];
+	size_t				n, pos, k;
+	int				bad = 0;
+
+	jw_init(&w);
+	for (k = 0; k < sizeof(special) && !bad; k++)
+		for (n = 1; n <= 12 && !bad; n++)
+			for (pos = 0; pos < n && !bad; pos++) {
+				memset(key, 'k', n);
+				key[n] = '\0';
+				key[pos] = (char)special[k];
+				jw_reset(&w);
+				jw_obj_open(&w);
+				jw_kint(&w, key, 1);
+				jw_obj_close(&w);
+				snprintf(want, sizeof(want), "{\"%.*s%s%s\":1}",
+				    (int)pos, key, want_escape(special[k], esc),
+				    key + pos + 1);
+				bad = w.err || strcmp(w.buf, want) != 0 ||
+				    strlen(w.buf) != w.len;
+			}
+	check(!bad, "escaped key at any position", "got %s want %s",
+	    w.buf ? w.buf : "(null)", want);
+	memset(key, 'x', 70);
+	key[70] = '\0';
+	jw_reset(&w);
+	jw_obj_open(&w);
+	jw_knull(&w, key);
+	jw_obj_close(&w);
+	snprintf(want, sizeof(want), "{\"%s\":null}", key);
+	check(!w.err && strcmp(w.buf, want) == 0, "long plain key",
+	    "got %s", w.buf ? w.buf : "(null)");
+	jw_free(&w);
+}
+
 /*
  * Writer: shapes.  Each builder writes into a fresh writer.
  */
@@ -339,9 +470,13 @@ static void
 test_time(void)
 {
 	char	out[32];
-	size_t	i, n;
+	size_t	i, k, n, ncase = sizeof(time_cases) / sizeof(time_cases[0]);
 
-	for (i = 0; i < sizeof(time_cases) / sizeof(time_cases[0]); i++) {
+	/* Forwards, backwards, and each twice in a row: the writer keeps
+	 * the last text, which must never answer for another instant. */
+	for (k = 0; k < 4 * ncase; k++) {
+		i = k < ncase ? k : k < 2 * ncase ? 2 * ncase - 1 - k :
+		    (k - 2 * ncase) / 2;
 		memset(out, 'X', sizeof(out));
 		n = iso8601_ms(out, time_cases[i].ms);
 		check(n == strlen(time_cases[i].want) &&
@@ -741,6 +876,9 @@ int
 main(void)
 {
 	test_str();
+	test_str_positions();
+	test_key_positions();
+	test_plain_text();
 	test_shapes();
 	test_time();
 	test_tparse();
