@@ -61,6 +61,10 @@ flush_attach(struct flusher *f, struct bufferevent *bev)
 	    (flush_ev = event_new(bufferevent_get_base(bev), -1, 0, flush_cb,
 	    NULL)) == NULL)
 		return -1;
+	/* A write to a blocking socket whose peer is busy writing back
+	 * would wait for it forever. */
+	if (evutil_make_socket_nonblocking(bufferevent_getfd(bev)) == -1)
+		return -1;
 	f->f_bev = bev;
 	f->f_queued = 0;
 	return bufferevent_disable(bev, EV_WRITE);

@@ -24,7 +24,8 @@ struct flusher {
 	int			 f_queued;
 };
 
-/* bev must be a socket bufferevent; its EV_WRITE is turned off. */
+/* bev must be a socket bufferevent; its socket is made non-blocking and
+ * its EV_WRITE is turned off. */
 int	flush_attach(struct flusher *, struct bufferevent *);
 /* Bytes were queued on the bufferevent's output. */
 void	flush_later(struct flusher *);
