@@ -232,6 +232,9 @@ def test_status_and_monitor_move_after_messages(chatd, pair):
 
     async def go():
         a, b = await _chat(chatd, pair, 20)
+        # Rates need samples 100 ms apart; a fresh chatd may have chatted
+        # all 20 messages sooner than that.
+        await asyncio.sleep(0.2)
         st = ok_json(chatd, "status")
         mon = ok(chatd, "monitor", "--interval", "1", "--count", "2")
         monj = ok(chatd, "--json", "monitor", "--interval", "1", "--count", "2")
