@@ -30,6 +30,9 @@ struct bstats {
 	uint64_t	batches;		/* group commits */
 	uint64_t	batch_rows_max;		/* largest batch seen */
 	uint64_t	commit_us_total;	/* sum of batch commit latencies */
+	uint64_t	status_changes;		/* delivered/read changes stored */
+	uint64_t	status_rows;		/* messages rows those updated */
+	uint64_t	status_batches;		/* UPDATEs that wrote them */
 	uint64_t	conns_opened;
 	uint64_t	refused[REFUSED_MAX];
 	uint64_t	worker_restarts;

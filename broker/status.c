@@ -22,6 +22,7 @@
 #include "log.h"
 #include "recent.h"
 #include "room.h"
+#include "stats.h"
 #include "status.h"
 
 #define RECENT_MAX	65536
@@ -57,6 +58,7 @@ struct lookup {
 
 static struct recent	ring[RECENT_MAX];
 static size_t		ring_pos;
+static size_t		inflight_rows;	/* messages the batch in flight updates */
 static struct hmap	recent_map;
 static struct cbatch	waiting, inflight;
 static struct cbatch	sorted;		/* flush()'s scratch */
@@ -125,12 +127,16 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		 * plain UPDATE means a broken schema, not a busy server. */
 		log_warnx("%s: %zu status changes not stored: %s", __func__,
 		    inflight.b_len, errstr);
-	else
+	else {
+		stats.status_batches++;
+		stats.status_rows += inflight_rows;
+		stats.status_changes += inflight.b_len;
 		for (i = 0; i < inflight.b_len; i++) {
 			c = &inflight.b_rows[i];
 			status_applied(c->ch_room, c->ch_id, c->ch_status,
 			    c->ch_ms, c->ch_by);
 		}
+	}
 	inflight.b_len = 0;
 	flush();
 }
@@ -252,6 +258,7 @@ flush(void)
 		st = 0;
 		dl = rd = 0;
 	}
+	inflight_rows = rows;
 	sql_text(&sql, ") v ON m.id = v.id SET"
 	    " m.status = GREATEST(m.status, v.st),"
 	    " m.delivered_at = COALESCE(m.delivered_at, v.dl),"

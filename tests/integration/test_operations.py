@@ -421,6 +421,47 @@ def test_metrics_endpoint(chatd_factory, db):
     assert status == 404
 
 
+def test_metrics_status_counters(chatd_factory, db):
+    """Receipts are counted as the changes stored, the message rows they
+    updated and the UPDATEs that wrote them."""
+    admin = h.free_port()
+    s = chatd_factory(admin_listen="127.0.0.1:%d" % admin)
+    p = Pair(db)
+    names = ("chatd_status_changes_total", "chatd_status_rows_total",
+             "chatd_status_batches_total")
+    before = scrape(admin)
+
+    async def main():
+        wa, _ = await h.open_chat(s, p.room, p.a)
+        wb, _ = await h.open_chat(s, p.room, p.b)
+        ids = []
+        for i in range(3):
+            await send(wa, "receipt me %d" % i, "r%d" % i)
+            ids.append((await h.recv_type(wa, "message"))["message"]["id"])
+            await h.recv_type(wb, "message")
+        # One change alone, then a burst: delivered and read of one
+        # message may share a row.
+        await wb.send(json.dumps({"type": "message_delivered", "message_id": ids[0]}))
+        await h.recv_type(wa, "message_status_update")
+        for mid, kind in ((ids[0], "message_read"), (ids[1], "message_read"),
+                          (ids[2], "message_delivered"), (ids[2], "message_read")):
+            await wb.send(json.dumps({"type": kind, "message_id": mid}))
+        for _ in range(4):
+            await h.recv_type(wa, "message_status_update")
+        await wa.close()
+        await wb.close()
+
+    h.run(main())
+    after = scrape(admin)
+    d = dict((k, after[k] - before[k]) for k in names)
+    assert d["chatd_status_changes_total"] == 5, d
+    # Rows: message 0 twice (two batches), 1 once, 2 once or twice.
+    assert 4 <= d["chatd_status_rows_total"] <= 5, d
+    assert 2 <= d["chatd_status_batches_total"] <= d["chatd_status_rows_total"], d
+    assert db.sql("SELECT status FROM messages WHERE room_id = ? ORDER BY id", p.room) == \
+        [("3",)] * 3
+
+
 # ---------------------------------------------------------------------------
 # open-file limit
 
