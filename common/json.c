@@ -468,8 +468,7 @@ jw_cstr(struct jw *w, const char *s)
 	jw_str(w, s, s != NULL ? strlen(s) : 0);
 }
 
-/* Decimal digits of v, ending just before end; returns where they start. */
-static char *
+char *
 fmt_u64(char *end, uint64_t v)
 {
 	do {

@@ -63,6 +63,9 @@ void	jw_str(struct jw *, const char *s, size_t n);
 void	jw_cstr(struct jw *, const char *s);
 void	jw_int(struct jw *, int64_t);
 void	jw_uint(struct jw *, uint64_t);
+/* Decimal digits of v, written to end just before `end`; returns where
+ * they start (at most 20 bytes). */
+char	*fmt_u64(char *end, uint64_t v);
 void	jw_bool(struct jw *, int);
 void	jw_null(struct jw *);
 /* json is one complete, valid JSON value: it is copied unchecked. */

@@ -25,6 +25,7 @@
 #include <event2/event.h>
 #include <microhttpd.h>
 
+#include "buf.h"
 #include "chan.h"
 #include "content.h"
 #include "flush.h"
@@ -568,16 +569,15 @@ session_send_failed(uint32_t id, const struct str *temp_id,
 void
 session_deliver(const struct delivery *d)
 {
+	static struct buf frame;	/* reused: no allocation per message */
 	struct wroom	*r = hmap_get(&rooms, d->room);
 	struct session	*s;
-	struct evbuffer	*frame;
-	int		 rendered = 0;
+	uint8_t		 head[WS_HEAD_MAX];
+	int		 hlen, rendered = 0;
 
 	if (r == NULL)
 		return;
 	/* One frame for everyone but the sender: render and frame once. */
-	if ((frame = evbuffer_new()) == NULL)
-		fatal("%s: out of memory", __func__);
 	for (s = r->wr_head; s != NULL; s = s->s_room_next) {
 		if (s->s_state != S_OPEN)
 			continue;
@@ -599,19 +599,22 @@ session_deliver(const struct delivery *d)
 		}
 		if (!rendered) {
 			render_delivery(&out_json, d, 0);
-			if (out_json.err || ws_write_frame(frame, WS_OP_TEXT,
-			    out_json.buf, out_json.len) == -1)
+			if (out_json.err || (hlen = ws_frame_head(head,
+			    WS_OP_TEXT, out_json.len)) == -1)
 				fatalx("%s: cannot render a message", __func__);
+			buf_reset(&frame);
+			buf_add(&frame, head, hlen);
+			buf_add(&frame, out_json.buf, out_json.len);
+			if (frame.b_err)
+				fatal("%s: out of memory", __func__);
 			rendered = 1;
 		}
-		if (evbuffer_add(s->s_out, evbuffer_pullup(frame, -1),
-		    evbuffer_get_length(frame)) == -1) {
+		if (evbuffer_add(s->s_out, frame.b_data, frame.b_len) == -1) {
 			session_close(s, WS_CLOSE_INTERNAL, "Internal error");
 			continue;
 		}
 		session_flush_later(s);
 	}
-	evbuffer_free(frame);
 }
 
 /* The refusal of a chat message names its temp_id, so that the client

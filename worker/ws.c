@@ -78,18 +78,15 @@ ws_accept_key(const char *client_key, char out[29])
 }
 
 int
-ws_write_frame(struct evbuffer *out, int opcode, const void *data,
-    size_t len)
+ws_frame_head(uint8_t h[WS_HEAD_MAX], int opcode, size_t len)
 {
-	uint8_t	h[10];
-	size_t	hlen;
-	int	i;
+	int	hlen, i;
 
 	if (!opcode_known(opcode))
 		return -1;
 	if (opcode >= WS_OP_CLOSE && len > WS_CONTROL_MAX)
 		return -1;
-	if (len > SIZE_MAX - sizeof(h))
+	if (len > SIZE_MAX - WS_HEAD_MAX)
 		return -1;
 	h[0] = 0x80 | opcode;		/* FIN; servers never fragment */
 	if (len < 126) {
@@ -106,6 +103,18 @@ ws_write_frame(struct evbuffer *out, int opcode, const void *data,
 			h[2 + i] = (uint64_t)len >> (56 - 8 * i);
 		hlen = 10;
 	}
+	return hlen;
+}
+
+int
+ws_write_frame(struct evbuffer *out, int opcode, const void *data,
+    size_t len)
+{
+	uint8_t	h[WS_HEAD_MAX];
+	int	hlen;
+
+	if ((hlen = ws_frame_head(h, opcode, len)) == -1)
+		return -1;
 	/*
 	 * Reserve room for the whole frame first: after that the two adds
 	 * cannot fail, so a half-written frame never corrupts the stream.

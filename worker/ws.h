@@ -48,6 +48,10 @@ void	ws_accept_key(const char *, char out[29]);
  * or -1 with nothing appended.
  */
 int	ws_write_frame(struct evbuffer *, int, const void *, size_t);
+/* The header of an unmasked, unfragmented frame of len payload bytes;
+ * returns its length, or -1 for a bad opcode or size. */
+#define WS_HEAD_MAX	10
+int	ws_frame_head(uint8_t h[WS_HEAD_MAX], int opcode, size_t len);
 
 /*
  * Append a close frame.  Code 0 or 1005 sends an empty payload (the way to

@@ -76,7 +76,10 @@ def check_message(msg, room, sender, sender_username, content, temp_id=None):
     assert m["status"] == "sent", m
     check_timestamp(m["created_at"], "message created_at")
     assert is_int(m["room_id"]) and m["room_id"] == room, m
-    assert isinstance(msg["delivery_id"], str) and msg["delivery_id"], msg
+    # "msg_<id>_<unix seconds>.<milliseconds>" of the message's created_at.
+    created_ms = round(h.parse_iso_utc(m["created_at"]).timestamp() * 1000)
+    assert msg["delivery_id"] == "msg_%d_%d.%03d" % (m["id"], created_ms // 1000,
+                                                     created_ms % 1000), msg
     if temp_id is not None:
         assert h.message_temp_id(msg) == temp_id, "sender's copy lacks temp_id %r: %r" % (temp_id, msg)
     return m["id"]

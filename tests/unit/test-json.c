@@ -872,9 +872,33 @@ test_misc(void)
 	check(jdoc_type(&d, 0) == JT_OBJECT, "token 0 is the document", "");
 }
 
+static void
+test_fmt_u64(void)
+{
+	static const struct {
+		uint64_t	 v;
+		const char	*want;
+	} cases[] = {
+		{ 0, "0" }, { 7, "7" }, { 10, "10" }, { 1703419800, "1703419800" },
+		{ UINT64_MAX, "18446744073709551615" },
+	};
+	char	 b[24], *p;
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(b, 'x', sizeof(b));
+		p = fmt_u64(b + sizeof(b), cases[i].v);
+		n = b + sizeof(b) - p;
+		check(n == strlen(cases[i].want) && memcmp(p, cases[i].want,
+		    n) == 0 && (p == b || p[-1] == 'x'), "fmt_u64 digits",
+		    "%s: got %.*s", cases[i].want, (int)n, p);
+	}
+}
+
 int
 main(void)
 {
+	test_fmt_u64();
 	test_str();
 	test_str_positions();
 	test_key_positions();
