@@ -119,6 +119,47 @@ def test_chat_over_wss_and_plain_at_once(chatd_factory, cert, db):
     assert n == 21
 
 
+def test_wss_reader_that_stops_reading(chatd_factory, cert, db):
+    """A WSS reader that stops reading fills its socket: chatd's writes
+    then wait for it, and once it reads again every message arrives whole
+    and in order, none lost or repeated."""
+    N, size = 2000, 8000
+    s = tls_server(chatd_factory, cert, message_size_limit=size,
+                   rate_limit_messages=100000)
+    a = h.make_user(db, h.unique_name("alice"))
+    b = h.make_user(db, h.unique_name("bob"))
+    room = h.make_room(db, a, b)
+    ctx = client_context(cert[0])
+
+    async def main():
+        wa = await h.connect(wss_url(s, room, a), ssl=ctx)
+        assert (await h.recv_json(wa))["type"] == "connection_established"
+        # Bob's client stops reading from the socket once one message
+        # waits unconsumed.
+        wb = await h.connect(wss_url(s, room, b), ssl=ctx, max_queue=1)
+        assert (await h.recv_json(wb))["type"] == "connection_established"
+        texts = ["%04d" % i + chr(ord("a") + i % 26) * (size - 4) for i in range(N)]
+        for i, t in enumerate(texts):
+            await wa.send(json.dumps({"type": "message", "content": t,
+                                      "temp_id": "s%d" % i}))
+        # Every message is stored and acknowledged to Alice while Bob
+        # reads nothing: 16 MB waits for him, more than the sockets hold.
+        for i in range(N):
+            got = await h.recv_type(wa, "message", timeout=30)
+            assert got["message"]["content"] == texts[i]
+        await asyncio.sleep(0.5)
+        seen = []
+        while len(seen) < N:
+            m = await h.recv_type(wb, "message", timeout=30)
+            seen.append(m["message"]["content"])
+        assert seen == texts
+        await wa.close()
+        await wb.close()
+
+    h.run(main())
+    assert int(db.scalar("SELECT COUNT(*) FROM messages WHERE room_id = ?", room)) == N
+
+
 def ws_frame(text):
     """A masked client text frame."""
     data = text.encode()
