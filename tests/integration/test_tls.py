@@ -65,6 +65,15 @@ def https_get(port, crt, path, conn=None):
     return conn, r.status, r.getheader("Content-Type"), r.read()
 
 
+def tls_chat(chatd_factory, cert, db, **settings):
+    """A TLS chatd, Alice and Bob, their room and a client context that
+    trusts the server: (server, alice, bob, room, context)."""
+    s = tls_server(chatd_factory, cert, **settings)
+    a = h.make_user(db, h.unique_name("alice"))
+    b = h.make_user(db, h.unique_name("bob"))
+    return s, a, b, h.make_room(db, a, b), client_context(cert[0])
+
+
 def wss_url(server, room, user):
     return "wss://127.0.0.1:%d/ws/chat/%d/?token=%s" % (
         server.port, room, h.token(user, secret=server.jwt_secret))
@@ -86,11 +95,7 @@ def test_rest_over_https(chatd_factory, cert):
 def test_chat_over_wss_and_plain_at_once(chatd_factory, cert, db):
     """Alice on wss:// and Bob on ws:// of the same chatd chat with each
     other; each message arrives once, in order, and is stored."""
-    s = tls_server(chatd_factory, cert, plain=True)
-    a = h.make_user(db, h.unique_name("alice"))
-    b = h.make_user(db, h.unique_name("bob"))
-    room = h.make_room(db, a, b)
-    ctx = client_context(cert[0])
+    s, a, b, room, ctx = tls_chat(chatd_factory, cert, db, plain=True)
 
     async def main():
         wa = await h.connect(wss_url(s, room, a), ssl=ctx)
@@ -124,12 +129,8 @@ def test_wss_reader_that_stops_reading(chatd_factory, cert, db):
     then wait for it, and once it reads again every message arrives whole
     and in order, none lost or repeated."""
     N, size = 2000, 8000
-    s = tls_server(chatd_factory, cert, message_size_limit=size,
-                   rate_limit_messages=100000)
-    a = h.make_user(db, h.unique_name("alice"))
-    b = h.make_user(db, h.unique_name("bob"))
-    room = h.make_room(db, a, b)
-    ctx = client_context(cert[0])
+    s, a, b, room, ctx = tls_chat(chatd_factory, cert, db, message_size_limit=size,
+                                  rate_limit_messages=100000)
 
     async def main():
         wa = await h.connect(wss_url(s, room, a), ssl=ctx)
