@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "idset.h"
 
 void
@@ -47,18 +48,7 @@ idset_has(const struct idset *s, uint64_t id)
 static int
 reserve(struct idset *s, size_t n)
 {
-	uint64_t	*p;
-	size_t		 cap;
-
-	if (n <= s->is_cap)
-		return 0;
-	for (cap = s->is_cap ? s->is_cap : 8; cap < n; cap *= 2)
-		;
-	if ((p = reallocarray(s->is_ids, cap, sizeof(*p))) == NULL)
-		return -1;
-	s->is_ids = p;
-	s->is_cap = cap;
-	return 0;
+	return grow(&s->is_ids, &s->is_cap, n, 8, sizeof(*s->is_ids));
 }
 
 int

@@ -21,6 +21,7 @@
 
 #include "broker.h"
 #include "db.h"
+#include "grow.h"
 #include "hmap.h"
 #include "log.h"
 #include "order.h"
@@ -87,17 +88,10 @@ rlist_clear(struct rlist *l)
 static int
 rlist_push(struct rlist *l, struct rmsg *m)
 {
-	struct rmsg	*p;
-	size_t		 cap;
-
-	if (l->l_n == l->l_cap) {
-		cap = l->l_cap ? l->l_cap * 2 : 8;
-		if ((p = reallocarray(l->l_msgs, cap, sizeof(*p))) == NULL) {
-			recent_msg_clear(m);
-			return -1;
-		}
-		l->l_msgs = p;
-		l->l_cap = cap;
+	if (grow(&l->l_msgs, &l->l_cap, l->l_n + 1, 8,
+	    sizeof(*l->l_msgs)) == -1) {
+		recent_msg_clear(m);
+		return -1;
 	}
 	l->l_msgs[l->l_n++] = *m;
 	return 0;

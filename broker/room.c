@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "conn.h"
 #include "db.h"
+#include "grow.h"
 #include "hmap.h"
 #include "log.h"
 #include "room.h"
@@ -73,16 +74,12 @@ user_cache(const char *id, const char *username, const char *display)
 static int
 user_add_room(struct user *u, struct room *r)
 {
-	struct room	**v;
-	unsigned	  cap;
+	size_t	cap = u->u_rooms_cap;
 
-	if (u->u_nrooms == u->u_rooms_cap) {
-		cap = u->u_rooms_cap ? 2 * u->u_rooms_cap : 4;
-		if ((v = reallocarray(u->u_rooms, cap, sizeof(*v))) == NULL)
-			return -1;
-		u->u_rooms = v;
-		u->u_rooms_cap = cap;
-	}
+	if (grow(&u->u_rooms, &cap, (size_t)u->u_nrooms + 1, 4,
+	    sizeof(*u->u_rooms)) == -1)
+		return -1;
+	u->u_rooms_cap = cap;
 	u->u_rooms[u->u_nrooms++] = r;
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "db.h"
 #include "fanout.h"
+#include "grow.h"
 #include "hmap.h"
 #include "log.h"
 #include "recent.h"
@@ -271,16 +272,9 @@ flush(void)
 static int
 batch_add(const struct change *c)
 {
-	struct change	*p;
-	size_t		 cap;
-
-	if (waiting.b_len == waiting.b_cap) {
-		cap = waiting.b_cap ? waiting.b_cap * 2 : 64;
-		if ((p = reallocarray(waiting.b_rows, cap, sizeof(*p))) == NULL)
-			return -1;
-		waiting.b_rows = p;
-		waiting.b_cap = cap;
-	}
+	if (grow(&waiting.b_rows, &waiting.b_cap, waiting.b_len + 1, 64,
+	    sizeof(*waiting.b_rows)) == -1)
+		return -1;
 	waiting.b_rows[waiting.b_len++] = *c;
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "grow.h"
 #include "json.h"
 #include "restview.h"
 #include "wire.h"
@@ -98,17 +99,8 @@ ruser_strings(struct ruser *u, const struct str *name,
 static int
 users_grow(struct rview *v)
 {
-	struct ruser	*p;
-	size_t		 cap;
-
-	if (v->v_nusers < v->v_users_cap)
-		return 0;
-	cap = v->v_users_cap ? v->v_users_cap * 2 : 8;
-	if ((p = reallocarray(v->v_users, cap, sizeof(*p))) == NULL)
-		return -1;
-	v->v_users = p;
-	v->v_users_cap = cap;
-	return 0;
+	return grow(&v->v_users, &v->v_users_cap, v->v_nusers + 1, 8,
+	    sizeof(*v->v_users));
 }
 
 int
