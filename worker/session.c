@@ -74,7 +74,8 @@ struct session {
 	struct bufferevent		*s_bev;
 	struct event			*s_timer;
 	struct evbuffer			*s_pre;		/* extra_in, NULL once used */
-	struct flusher			 s_flush;
+	struct evbuffer			*s_out;		/* s_bev's output */
+	struct flusher			 s_flush;	/* plain sockets only */
 	struct ws_reader		 s_rd;
 	uint64_t			 s_user;
 	uint64_t			 s_room;
@@ -120,7 +121,7 @@ static int		 next_since_bad;
 static void	session_destroy(struct session *);
 static void	session_close(struct session *, uint16_t, const char *);
 static void	session_read(struct session *);
-static void	session_new(struct bufferevent *, flush_writer *,
+static void	session_new(struct bufferevent *, int,
 		    struct MHD_UpgradeResponseHandle *, uint64_t, uint64_t,
 		    const char *, size_t);
 static int	sweep_start(void);
@@ -171,9 +172,9 @@ room_unlink(struct session *s)
 }
 
 /*
- * Everything queued in one loop turn leaves in one write at the turn's
- * end (flush.h): straight to a plain socket, through tls_write_turn() as
- * one record for a TLS one.
+ * Everything queued on s_out in one loop turn leaves in one write: at the
+ * turn's end for a plain socket (flush.h), when the TLS bufferevent
+ * writes for a TLS one.
  */
 static void
 session_flush_later(struct session *s)
@@ -181,22 +182,12 @@ session_flush_later(struct session *s)
 	flush_later(&s->s_flush);
 }
 
-/* Where frames are queued: this turn's staging buffer for TLS, else the
- * bufferevent's output. */
-static struct evbuffer *
-session_out(struct session *s)
-{
-	struct evbuffer	*b = flush_stage(&s->s_flush);
-
-	return b != NULL ? b : bufferevent_get_output(s->s_bev);
-}
-
 static void
 session_send_text(struct session *s, const char *json, size_t len)
 {
 	if (s->s_state == S_CLOSING)
 		return;
-	if (ws_write_frame(session_out(s), WS_OP_TEXT, json, len) == -1) {
+	if (ws_write_frame(s->s_out, WS_OP_TEXT, json, len) == -1) {
 		session_close(s, WS_CLOSE_INTERNAL, "Internal error");
 		return;
 	}
@@ -275,8 +266,9 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	/* Our close frame is out and theirs is in: the handshake is done.
-	 * A TLS bufferevent may call this from inside session_close(), which
-	 * must not lose s, so the timer finishes the session. */
+	 * A TLS bufferevent writes as soon as bytes are queued and may call
+	 * this from inside session_close(), which must not lose s, so the
+	 * timer finishes the session. */
 	if (s->s_state == S_CLOSING && s->s_peer_closed) {
 		evtimer_add(s->s_timer, &now);
 		return;
@@ -324,14 +316,13 @@ session_close(struct session *s, uint16_t code, const char *reason)
 	s->s_state = S_CLOSING;
 	/* libevent writes from here on, and write_cb sees the close frame
 	 * leave. */
-	if (ws_write_close(session_out(s), code, reason) == -1 ||
+	if (ws_write_close(s->s_out, code, reason) == -1 ||
 	    flush_handover(&s->s_flush) == -1) {
 		evtimer_add(s->s_timer, &now);
 		return;
 	}
 	/* Already answered and written (write_cb ran): done next turn. */
-	if (s->s_peer_closed &&
-	    evbuffer_get_length(bufferevent_get_output(s->s_bev)) == 0) {
+	if (s->s_peer_closed && evbuffer_get_length(s->s_out) == 0) {
 		evtimer_add(s->s_timer, &now);
 		return;
 	}
@@ -404,22 +395,20 @@ session_start(int fd, struct MHD_UpgradeResponseHandle *urh, uint64_t user,
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		return;
 	}
-	session_new(bev, NULL, urh, user, room, extra_in, extra_len);
+	session_new(bev, 1, urh, user, room, extra_in, extra_len);
 }
 
 void
-session_start_bev(struct bufferevent *bev, flush_writer *writer,
-    struct MHD_UpgradeResponseHandle *urh, uint64_t user, uint64_t room,
-    const char *extra_in, size_t extra_len)
+session_start_bev(struct bufferevent *bev, struct MHD_UpgradeResponseHandle *urh,
+    uint64_t user, uint64_t room, const char *extra_in, size_t extra_len)
 {
-	session_new(bev, writer, urh, user, room, extra_in, extra_len);
+	session_new(bev, 0, urh, user, room, extra_in, extra_len);
 }
 
-/* writer NULL: bev is a socket bufferevent, written at the end of each
- * loop turn; else bev writes itself, and writer gets each turn's frames
- * (flush.h). */
+/* direct: bev is a socket bufferevent, written at the end of each loop
+ * turn (flush.h). */
 static void
-session_new(struct bufferevent *bev, flush_writer *writer,
+session_new(struct bufferevent *bev, int direct,
     struct MHD_UpgradeResponseHandle *urh, uint64_t user, uint64_t room,
     const char *extra_in, size_t extra_len)
 {
@@ -444,6 +433,7 @@ session_new(struct bufferevent *bev, flush_writer *writer,
 	if (sweep_start() == -1)
 		goto fail_free;
 	ws_reader_init(&s->s_rd, wctx->w_conf.ws_max_frame);
+	s->s_out = bufferevent_get_output(bev);
 	s->s_timer = evtimer_new(wctx->w_base, timer_cb, s);
 	if (s->s_timer == NULL)
 		goto fail_free;
@@ -458,9 +448,8 @@ session_new(struct bufferevent *bev, flush_writer *writer,
 	/* Nothing is read until the broker admits the session. */
 	bufferevent_setcb(bev, read_cb, write_cb, event_cb, s);
 	bufferevent_disable(bev, EV_READ);
-	if ((writer == NULL ? flush_attach(&s->s_flush, bev) :
-	    bufferevent_enable(bev, EV_WRITE) == -1 ? -1 :
-	    flush_attach_staged(&s->s_flush, bev, writer)) == -1) {
+	if ((direct ? flush_attach(&s->s_flush, bev) :
+	    bufferevent_enable(bev, EV_WRITE)) == -1) {
 		session_destroy(s);
 		return;
 	}
@@ -629,8 +618,7 @@ session_deliver(const struct delivery *d)
 				fatal("%s: out of memory", __func__);
 			rendered = 1;
 		}
-		if (evbuffer_add(session_out(s), frame.b_data,
-		    frame.b_len) == -1) {
+		if (evbuffer_add(s->s_out, frame.b_data, frame.b_len) == -1) {
 			session_close(s, WS_CLOSE_INTERNAL, "Internal error");
 			continue;
 		}
@@ -893,7 +881,7 @@ session_read(struct session *s)
 			return;
 		case WS_EV_PING:
 			if (s->s_state == S_OPEN &&
-			    ws_write_frame(session_out(s), WS_OP_PONG, m.data,
+			    ws_write_frame(s->s_out, WS_OP_PONG, m.data,
 			    m.len) == 0)
 				session_flush_later(s);
 			break;
@@ -904,7 +892,7 @@ session_read(struct session *s)
 			s->s_peer_closed = 1;
 			if (s->s_state == S_CLOSING) {
 				/* Our close was first: done once it is out. */
-				if (evbuffer_get_length(session_out(s)) == 0)
+				if (evbuffer_get_length(s->s_out) == 0)
 					session_destroy(s);
 				return;
 			}

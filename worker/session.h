@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "flush.h"
-
 #include "buf.h"
 #include "render.h"
 
@@ -28,9 +26,8 @@ void	session_start(int fd, struct MHD_UpgradeResponseHandle *,
 	    uint64_t user, uint64_t room, const char *extra_in, size_t extra_len);
 /* The same over an existing stream (a TLS connection, say).  Takes bev,
  * which owns its socket; MHD's own socket for the connection is given back
- * to MHD once the session is admitted.  A loop turn's frames reach
- * writer together at the turn's end (flush.h). */
-void	session_start_bev(struct bufferevent *bev, flush_writer *writer,
+ * to MHD once the session is admitted. */
+void	session_start_bev(struct bufferevent *bev,
 	    struct MHD_UpgradeResponseHandle *, uint64_t user, uint64_t room,
 	    const char *extra_in, size_t extra_len);
 

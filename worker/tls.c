@@ -312,42 +312,6 @@ pair_event_cb(struct bufferevent *bev, short what, void *arg)
 		tls_drop(t);
 }
 
-/*
- * A session's frames of one loop turn (flush.h).  libevent's TLS
- * bufferevent encrypts and sends every addition to its output at once,
- * arming EPOLLOUT before and disarming it after: a record, a write and
- * two epoll_ctl calls per frame.  When nothing of its own is waiting,
- * the turn's frames go out here as one record in one write instead.
- * Whatever the socket refuses is handed to libevent as one piece, so its
- * retry of SSL_write sees the same length, as OpenSSL requires (and
- * libevent allows the buffer to move); errors reach the session's event
- * callback through that retry.  libevent retries at most 16 KiB at a
- * time, so larger turns, and any turn while OpenSSL has a write of its
- * own pending, are left to libevent altogether.
- */
-#define TLS_TURN_MAX	16384
-static void
-tls_write_turn(struct bufferevent *bev, struct evbuffer *stage)
-{
-	struct evbuffer	*out = bufferevent_get_output(bev);
-	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
-	size_t		 len = evbuffer_get_length(stage);
-	unsigned char	*data;
-	int		 n;
-
-	if (evbuffer_get_length(out) == 0 && ssl != NULL &&
-	    len <= TLS_TURN_MAX && !SSL_want_write(ssl) &&
-	    (data = evbuffer_pullup(stage, -1)) != NULL) {
-		ERR_clear_error();
-		n = SSL_write(ssl, data, (int)len);
-		if (n > 0)
-			evbuffer_drain(stage, n);
-	}
-	if (evbuffer_get_length(stage) > 0 &&
-	    evbuffer_add_buffer(out, stage) == -1)
-		log_warnx("%s: out of memory", __func__);
-}
-
 void
 tls_accept(int fd, const struct sockaddr *sa, socklen_t salen)
 {
@@ -452,7 +416,7 @@ tls_upgrade(struct tls_conn *t, int sock, struct MHD_UpgradeResponseHandle *urh,
 	t->t_tls = NULL;	/* the session owns the TLS stream now */
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	n = evbuffer_get_length(pre);
-	session_start_bev(bev, tls_write_turn, urh, user, room,
+	session_start_bev(bev, urh, user, room,
 	    (const char *)evbuffer_pullup(pre, -1), n);
 	evbuffer_free(pre);
 }

@@ -6,9 +6,6 @@
  * turn must leave in one write; what a full socket does not take must be
  * handed to EV_WRITE, arrive in order once the peer reads, and then give
  * the socket back to direct writes; a detached flusher must not write.
- * A staged flusher (for bufferevents that write by themselves) must hand
- * a turn's bytes to its writer once, hold no buffer between turns, put
- * staged bytes first on a handover and drop them on a detach.
  */
 #include <signal.h>
 #include <fcntl.h>
@@ -58,98 +55,11 @@ drain_peer(int fd, unsigned char *out, size_t cap)
 	return got;
 }
 
-static int		 writer_calls;
-static size_t		 writer_bytes;
-
-/* A writer as TLS has one: here it just queues on the bufferevent. */
-static void
-stage_writer(struct bufferevent *bev, struct evbuffer *stage)
-{
-	writer_calls++;
-	writer_bytes += evbuffer_get_length(stage);
-	evbuffer_add_buffer(bufferevent_get_output(bev), stage);
-}
-
 /* Loop until nothing is active: the flush, and what it hands on. */
 static void
 turn(struct event_base *base)
 {
 	event_base_loop(base, EVLOOP_NONBLOCK);
-}
-
-static void
-test_staged(struct event_base *base)
-{
-	struct flusher		 sf;
-	struct bufferevent	*bev;
-	struct evbuffer		*st, *first;
-	unsigned char		 got[256];
-	int			 sp[2], i;
-	size_t			 n;
-	char			 small[64];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
-	    fcntl(sp[1], F_SETFL, O_NONBLOCK) == -1 ||
-	    (bev = bufferevent_socket_new(base, sp[0],
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		check(0, "staged", "setup");
-		return;
-	}
-	bufferevent_enable(bev, EV_WRITE);
-	check(flush_stage(&fl) == NULL, "staged",
-	    "a plain flusher lends no staging buffer");
-	check(flush_attach_staged(&sf, bev, stage_writer) == 0 &&
-	    sf.f_stage == NULL, "staged", "attached, holding no buffer");
-
-	for (i = 0; i < 3; i++) {
-		snprintf(small, sizeof(small), "s-%d;", i);
-		st = flush_stage(&sf);
-		evbuffer_add(st, small, strlen(small));
-		flush_later(&sf);
-	}
-	first = sf.f_stage;
-	check(writer_calls == 0, "staged", "nothing handed on before the "
-	    "turn ends");
-	turn(base);
-	turn(base);
-	n = drain_peer(sp[1], got, sizeof(got) - 1);
-	got[n] = '\0';
-	check(writer_calls == 1 && writer_bytes == 12, "staged",
-	    "one writer call for the turn's three frames (%d calls, %zu "
-	    "bytes)", writer_calls, writer_bytes);
-	check(strcmp((char *)got, "s-0;s-1;s-2;") == 0, "staged",
-	    "the frames arrive in order (got \"%s\")", got);
-	check(sf.f_stage == NULL, "staged", "no buffer held between turns");
-	check(flush_stage(&sf) == first, "staged",
-	    "the next turn borrows the pooled buffer again");
-
-	/* Handover: staged bytes go before anything queued afterwards. */
-	evbuffer_add(flush_stage(&sf), "A", 1);
-	flush_later(&sf);
-	check(flush_handover(&sf) == 0, "staged handover", "flush_handover");
-	check(flush_stage(&sf) == NULL, "staged handover",
-	    "nothing is staged once handed over");
-	bufferevent_write(bev, "B", 1);
-	turn(base);
-	turn(base);
-	n = drain_peer(sp[1], got, sizeof(got));
-	check(n == 2 && memcmp(got, "AB", 2) == 0 && writer_calls == 1,
-	    "staged handover", "staged bytes first, without the writer (%zu)",
-	    n);
-
-	/* Detach: staged bytes are dropped, the writer is not called. */
-	check(flush_attach_staged(&sf, bev, stage_writer) == 0, "staged detach",
-	    "re-attach");
-	evbuffer_add(flush_stage(&sf), "lost", 4);
-	flush_later(&sf);
-	flush_detach(&sf);
-	turn(base);
-	n = drain_peer(sp[1], got, sizeof(got));
-	check(n == 0 && writer_calls == 1 && sf.f_stage == NULL,
-	    "staged detach", "dropped, not written (%zu bytes, %d calls)", n,
-	    writer_calls);
-	bufferevent_free(bev);
-	close(sp[1]);
 }
 
 int
@@ -254,7 +164,6 @@ main(void)
 
 	flush_detach(&fl);
 	bufferevent_free(bev);
-	test_staged(base);
 	event_base_free(base);
 	free(big);
 	free(got);
