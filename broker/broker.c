@@ -44,7 +44,8 @@
 
 static struct broker	 the_broker;
 struct broker		*broker = &the_broker;
-static int		 listen_fds[CONFIG_MAX_LISTEN + 1];	/* + admin */
+static struct lsock	 lsocks[CONFIG_MAX_LISTEN_FDS];
+static int		 nlsocks;
 static struct event	*drain_timer;
 static int64_t		 drain_deadline;
 
@@ -64,8 +65,34 @@ usage(void)
 	exit(1);
 }
 
+/*
+ * Whether ai's address is free, for a group of SO_REUSEPORT sockets:
+ * those would join another listener's group (a second chatd started by
+ * mistake) instead of failing as a single socket does.
+ */
 static int
-listen_on(const struct listen_addr *la)
+address_free(const struct addrinfo *ai)
+{
+	int	fd, one = 1, ok, e;
+
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	    ai->ai_protocol)) == -1)
+		return 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	e = errno;
+	close(fd);
+	errno = e;
+	return ok;
+}
+
+/* group: 0 a single socket, 1 the first of a SO_REUSEPORT group, 2 a
+ * further member. */
+static int
+listen_on(const struct listen_addr *la, int group)
 {
 	struct addrinfo	 hints, *res, *ai;
 	int		 fd = -1, one = 1, e;
@@ -85,10 +112,14 @@ listen_on(const struct listen_addr *la)
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 		    sizeof(one)) == -1)
 			fatal("listen %s: SO_REUSEADDR", la->la_text);
+		if (group != 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT,
+		    &one, sizeof(one)) == -1)
+			fatal("listen %s: SO_REUSEPORT", la->la_text);
 		if (ai->ai_family == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 			    sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		if ((group != 1 || address_free(ai)) &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, LISTEN_BACKLOG) == 0)
 			break;
 		e = errno;
@@ -102,19 +133,30 @@ listen_on(const struct listen_addr *la)
 	return fd;
 }
 
-/* One letter per listen socket, for chatd-worker -k. */
-static const char *
-listen_kinds(void)
+/* n sockets for each chat address, one for the admin address. */
+static void
+listen_all(int n)
 {
-	static char	kinds[CONFIG_MAX_LISTEN + 2];
-	int		i;
+	const struct config	*c = &broker->b_conf;
+	struct lsock		*ls;
+	int			 i, k;
 
-	for (i = 0; i < broker->b_conf.nlisten; i++)
-		kinds[i] = broker->b_conf.listen[i].la_tls ? 't' : 'p';
-	if (broker->b_conf.admin_listen.la_port[0] != '\0')
-		kinds[i++] = 'a';
-	kinds[i] = '\0';
-	return kinds;
+	for (i = 0; i < c->nlisten; i++)
+		for (k = 0; k < n; k++) {
+			ls = &lsocks[nlsocks++];
+			ls->ls_fd = listen_on(&c->listen[i],
+			    n == 1 ? 0 : k == 0 ? 1 : 2);
+			ls->ls_kind = c->listen[i].la_tls ? 't' : 'p';
+			ls->ls_k = k;
+			ls->ls_n = n;
+		}
+	if (c->admin_listen.la_port[0] != '\0') {
+		ls = &lsocks[nlsocks++];
+		ls->ls_fd = listen_on(&c->admin_listen, 0);
+		ls->ls_kind = 'a';
+		ls->ls_k = 0;
+		ls->ls_n = 1;
+	}
 }
 
 /* chatd-worker next to this chatd (a build tree), else the installed one. */
@@ -216,10 +258,8 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	if (drain_timer != NULL)
 		return;
 	log_info("signal %d: shutting down", (int)sig);
-	for (i = 0; i < broker->b_conf.nlisten; i++)
-		close(listen_fds[i]);
-	if (broker->b_conf.admin_listen.la_port[0] != '\0')
-		close(listen_fds[i]);
+	for (i = 0; i < nlsocks; i++)
+		close(lsocks[i].ls_fd);
 	/* Workers close their clients with 1001 and exit; whatever they
 	 * sent before is in our input and still gets stored. */
 	supervise_stop();
@@ -235,7 +275,7 @@ main(int argc, char *argv[])
 	const char	*conf_path = SYSCONFDIR "/chatd.conf";
 	char		 err[1024], worker_path[PATH_MAX];
 	int		 ch, debug = 0, foreground = 0, test = 0, install = 0;
-	int		 i, nworkers, nlisten;
+	int		 i, nworkers;
 	uint64_t	 max_id;
 	struct event	*ev_term, *ev_int;
 
@@ -279,11 +319,8 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	max_id = check_database(install);
-	for (i = 0; i < broker->b_conf.nlisten; i++)
-		listen_fds[i] = listen_on(&broker->b_conf.listen[i]);
-	nlisten = broker->b_conf.nlisten;
-	if (broker->b_conf.admin_listen.la_port[0] != '\0')
-		listen_fds[nlisten++] = listen_on(&broker->b_conf.admin_listen);
+	nworkers = daemon_nworkers(&broker->b_conf);
+	listen_all(nworkers);
 	/* -f: stderr, whatever the file says. */
 	if (!foreground && broker->b_conf.log_file[0] != '\0' &&
 	    log_to_file(broker->b_conf.log_file) == -1)
@@ -314,10 +351,8 @@ main(int argc, char *argv[])
 	if (roomlist_init() == -1)
 		fatalx("cannot set up the room lists");
 	control_init();
-	nworkers = daemon_nworkers(&broker->b_conf);
 	find_worker(worker_path, sizeof(worker_path));
-	supervise_set_kinds(listen_kinds());
-	supervise_init(listen_fds, nlisten, nworkers, worker_path);
+	supervise_init(lsocks, nlsocks, nworkers, worker_path);
 	daemon_signals_init(worker_path);
 	ev_term = evsignal_new(broker->b_base, SIGTERM, sigterm_cb, NULL);
 	ev_int = evsignal_new(broker->b_base, SIGINT, sigterm_cb, NULL);

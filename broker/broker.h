@@ -12,7 +12,8 @@
 struct event_base;
 struct db;
 
-#define MAX_WORKERS	64
+/* Worker slots: the running set and, during a reload, the retiring one. */
+#define MAX_WORKERS	(2 * CONFIG_MAX_WORKERS)
 
 struct broker {
 	struct event_base	*b_base;

@@ -74,7 +74,7 @@ daemon_nworkers(const struct config *c)
 
 	if (n == 0 && (n = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		n = 1;
-	return n > MAX_WORKERS / 2 ? MAX_WORKERS / 2 : n;
+	return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : n;
 }
 
 void

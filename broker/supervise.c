@@ -27,14 +27,18 @@
 
 #define WORKER_CHAN_FD		3
 #define WORKER_LISTEN_FD	4
+/* Above the last target (WORKER_LISTEN_FD + CONFIG_MAX_LISTEN_FDS) and
+ * below the usual limit of 1024 open files. */
+#define WORKER_HIGH_FD		300
+_Static_assert(WORKER_LISTEN_FD + CONFIG_MAX_LISTEN_FDS < WORKER_HIGH_FD,
+    "listen descriptors would overlap their copies");
 #define RESPAWN_FAST_MS		1000	/* died sooner than this: wait before respawn */
 
 static struct worker	 workers[MAX_WORKERS];
 static int		 nworkers;	/* wanted in the current set */
-static const int	*listen_fds;
-static int		 nlisten;
+static const struct lsock *lsocks;
+static int		 nlsocks;
 static char		 worker_path[1024];
-static char		 listen_kinds[CONFIG_MAX_LISTEN + 2];
 static struct event	*sigchld_ev;
 static int		 stopping;
 
@@ -62,32 +66,57 @@ supervise_chan(int index)
 	return w == NULL ? NULL : w->w_chan;
 }
 
-/* In the child: put the channel and listen sockets where the worker
- * expects them, then exec. */
+/*
+ * Whether the worker at pos of n accepts on ls.  Every socket always has
+ * a worker: with fewer workers than sockets (after a reload) some take
+ * several, with more some share one.
+ */
+static int
+worker_takes(const struct lsock *ls, int pos, int n)
+{
+	if (ls->ls_n <= 1)
+		return 1;
+	if (n <= ls->ls_n)
+		return ls->ls_k % n == pos;
+	return ls->ls_k == pos % ls->ls_n;
+}
+
+/* In the child: put the channel and this worker's listen sockets where
+ * the worker expects them, then exec. */
 static _Noreturn void
 worker_exec(struct worker *w, int chan_fd)
 {
-	char	index[16], count[16], facility[16], *argv[16];
-	const char *logfile;
-	int	high[CONFIG_MAX_LISTEN], hchan, i, argc = 0, fd;
+	static char	kinds[CONFIG_MAX_LISTEN_FDS + 1];
+	static int	high[CONFIG_MAX_LISTEN_FDS];
+	char		index[16], count[16], facility[16], *argv[16];
+	const char	*logfile;
+	int		hchan, i, argc = 0, fd, nmine = 0;
 
 	/* Copy everything above the target range first, so that no dup2
 	 * below clobbers a descriptor still to be moved. */
-	if ((hchan = fcntl(chan_fd, F_DUPFD, 100)) == -1)
+	if ((hchan = fcntl(chan_fd, F_DUPFD, WORKER_HIGH_FD)) == -1)
 		_exit(127);
-	for (i = 0; i < nlisten; i++)
-		if ((high[i] = fcntl(listen_fds[i], F_DUPFD, 101 + i)) == -1)
+	for (i = 0; i < nlsocks && nmine < CONFIG_MAX_LISTEN_FDS; i++) {
+		if (!worker_takes(&lsocks[i], w->w_pos, nworkers))
+			continue;
+		if ((high[nmine] = fcntl(lsocks[i].ls_fd, F_DUPFD,
+		    WORKER_HIGH_FD + 1 + nmine)) == -1)
 			_exit(127);
+		kinds[nmine++] = lsocks[i].ls_kind;
+	}
+	kinds[nmine] = '\0';
 	if (dup2(hchan, WORKER_CHAN_FD) == -1)
 		_exit(127);
-	for (i = 0; i < nlisten; i++)
+	for (i = 0; i < nmine; i++)
 		if (dup2(high[i], WORKER_LISTEN_FD + i) == -1)
 			_exit(127);
-	/* Close everything else: the MariaDB sockets, the control socket. */
-	for (fd = WORKER_LISTEN_FD + nlisten; fd < 1024; fd++)
+	/* Close everything else: the MariaDB sockets, the control socket,
+	 * the other workers' listen sockets. */
+	for (fd = WORKER_LISTEN_FD + nmine; fd < 1024 ||
+	    fd <= WORKER_HIGH_FD + nmine; fd++)
 		close(fd);
 	snprintf(index, sizeof(index), "%d", w->w_index);
-	snprintf(count, sizeof(count), "%d", nlisten);
+	snprintf(count, sizeof(count), "%d", nmine);
 	argv[argc++] = "chatd-worker";
 	argv[argc++] = "-w";
 	argv[argc++] = index;
@@ -96,7 +125,7 @@ worker_exec(struct worker *w, int chan_fd)
 	if (log_debugging())
 		argv[argc++] = "-d";
 	argv[argc++] = "-k";
-	argv[argc++] = listen_kinds;
+	argv[argc++] = kinds;
 	if (log_syslog_facility() != -1) {
 		snprintf(facility, sizeof(facility), "%d",
 		    log_syslog_facility());
@@ -222,18 +251,12 @@ sigchld_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 void
-supervise_set_kinds(const char *kinds)
-{
-	snprintf(listen_kinds, sizeof(listen_kinds), "%s", kinds);
-}
-
-void
-supervise_init(const int *fds, int n, int count, const char *path)
+supervise_init(const struct lsock *socks, int n, int count, const char *path)
 {
 	int	i;
 
-	listen_fds = fds;
-	nlisten = n;
+	lsocks = socks;
+	nlsocks = n;
 	nworkers = count;
 	if (nworkers > MAX_WORKERS)
 		nworkers = MAX_WORKERS;
@@ -254,6 +277,7 @@ supervise_start(void)
 
 	for (i = 0; i < nworkers; i++) {
 		workers[i].w_used = 1;
+		workers[i].w_pos = i;
 		worker_spawn(&workers[i]);
 	}
 }
@@ -288,8 +312,8 @@ supervise_reload(int count, const char *path)
 			continue;
 		workers[i].w_used = 1;
 		workers[i].w_restarts = 0;
+		workers[i].w_pos = n++;
 		worker_spawn(&workers[i]);
-		n++;
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@ struct chan;
 
 struct worker {
 	int		 w_index;
+	int		 w_pos;		/* place in the current set: its sockets */
 	pid_t		 w_pid;		/* -1 = not running */
 	struct chan	*w_chan;	/* NULL until forked, or after loss */
 	int		 w_ready;	/* said MSG_HELLO */
@@ -25,10 +26,21 @@ struct worker {
 	int64_t		 w_started_ms;
 };
 
-void		 supervise_init(const int *listen_fds, int nlisten, int nworkers,
-		    const char *worker_path);
-/* One letter per listen socket for chatd-worker -k (see worker/listen.h). */
-void		 supervise_set_kinds(const char *kinds);
+/*
+ * A listen socket.  Each listen address has one socket per worker
+ * (SO_REUSEPORT: the kernel spreads connections over them by address and
+ * port), so a worker that is busy or full does not take another's share;
+ * the admin address has one socket that every worker shares.
+ */
+struct lsock {
+	int	ls_fd;
+	char	ls_kind;	/* chatd-worker -k letter (worker/listen.h) */
+	int	ls_k;		/* the ls_k-th of its address's ls_n sockets */
+	int	ls_n;		/* 1: shared by every worker */
+};
+
+void		 supervise_init(const struct lsock *socks, int nsocks,
+		    int nworkers, const char *worker_path);
 void		 supervise_start(void);
 void		 supervise_stop(void);
 /*

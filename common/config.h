@@ -12,6 +12,10 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_LISTEN	8
+#define CONFIG_MAX_WORKERS	32	/* running at once, retiring ones aside */
+/* Listen sockets one worker may be given: one per worker of each listen
+ * address (SO_REUSEPORT) and the admin socket. */
+#define CONFIG_MAX_LISTEN_FDS	(CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS + 1)
 
 struct listen_addr {
 	char	la_text[128];		/* as written, for logs */

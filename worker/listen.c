@@ -1,6 +1,8 @@
 /*
- * listen.c - the accept loop.  Every worker accepts on the same sockets;
- * the kernel wakes one or more and the rest see EAGAIN, which is cheap.
+ * listen.c - the accept loop.  A worker accepts on its own sockets of
+ * each chat address (the kernel spreads connections over the workers'
+ * sockets) and on the admin socket, which every worker shares: there the
+ * kernel wakes one or more and the rest see EAGAIN, which is cheap.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +23,7 @@
 
 #define ACCEPT_BATCH	64	/* per wake-up, so one busy listener cannot starve the loop */
 
-static struct event	*accept_ev[CONFIG_MAX_LISTEN + 1];
+static struct event	*accept_ev[CONFIG_MAX_LISTEN_FDS];
 static int		 naccept;
 
 static void
@@ -55,7 +57,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-static char	kinds[CONFIG_MAX_LISTEN + 2];
+static char	kinds[CONFIG_MAX_LISTEN_FDS + 1];
 
 int
 listen_start(int first_fd, int count, const char *kind)
