@@ -89,8 +89,7 @@ address_free(const struct addrinfo *ai)
 	return ok;
 }
 
-/* group: 0 a single socket, 1 the first of a SO_REUSEPORT group, 2 a
- * further member. */
+/* group: 0 a single socket, 1 the first of a SO_REUSEPORT group. */
 static int
 listen_on(const struct listen_addr *la, int group)
 {
@@ -133,6 +132,30 @@ listen_on(const struct listen_addr *la, int group)
 	return fd;
 }
 
+/* Another socket of first's SO_REUSEPORT group, on exactly its address
+ * (a host name may have several). */
+static int
+listen_again(int first, const struct listen_addr *la)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+	int			fd, one = 1;
+
+	if (getsockname(first, (struct sockaddr *)&ss, &len) == -1 ||
+	    (fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("listen %s", la->la_text);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1)
+		fatal("listen %s: socket options", la->la_text);
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1)
+		fatal("listen %s", la->la_text);
+	return fd;
+}
+
 /* n sockets for each chat address, one for the admin address. */
 static void
 listen_all(int n)
@@ -144,8 +167,9 @@ listen_all(int n)
 	for (i = 0; i < c->nlisten; i++)
 		for (k = 0; k < n; k++) {
 			ls = &lsocks[nlsocks++];
-			ls->ls_fd = listen_on(&c->listen[i],
-			    n == 1 ? 0 : k == 0 ? 1 : 2);
+			ls->ls_fd = k == 0 ? listen_on(&c->listen[i], n > 1) :
+			    listen_again(lsocks[nlsocks - 1 - k].ls_fd,
+			    &c->listen[i]);
 			ls->ls_kind = c->listen[i].la_tls ? 't' : 'p';
 			ls->ls_k = k;
 			ls->ls_n = n;

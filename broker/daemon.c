@@ -74,7 +74,12 @@ daemon_nworkers(const struct config *c)
 
 	if (n == 0 && (n = (int)sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		n = 1;
-	return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : n;
+	if (n > CONFIG_MAX_WORKERS) {
+		log_warnx("workers %d: running %d, the most there can be", n,
+		    CONFIG_MAX_WORKERS);
+		n = CONFIG_MAX_WORKERS;
+	}
+	return n;
 }
 
 void

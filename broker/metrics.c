@@ -82,7 +82,8 @@ metrics_render(struct buf *b)
 		    "Delivered and read changes stored.",
 		    stats.status_changes },
 		{ "chatd_status_rows_total", "counter",
-		    "Message rows updated by stored status changes.",
+		    "Messages written by status UPDATEs, once per message "
+		    "per UPDATE.",
 		    stats.status_rows },
 		{ "chatd_status_batches_total", "counter",
 		    "Status UPDATEs committed.", stats.status_batches },

@@ -27,11 +27,6 @@
 
 #define WORKER_CHAN_FD		3
 #define WORKER_LISTEN_FD	4
-/* Above the last target (WORKER_LISTEN_FD + CONFIG_MAX_LISTEN_FDS) and
- * below the usual limit of 1024 open files. */
-#define WORKER_HIGH_FD		300
-_Static_assert(WORKER_LISTEN_FD + CONFIG_MAX_LISTEN_FDS < WORKER_HIGH_FD,
-    "listen descriptors would overlap their copies");
 #define RESPAWN_FAST_MS		1000	/* died sooner than this: wait before respawn */
 
 static struct worker	 workers[MAX_WORKERS];
@@ -84,36 +79,51 @@ worker_takes(const struct lsock *ls, int pos, int n)
 /* In the child: put the channel and this worker's listen sockets where
  * the worker expects them, then exec. */
 static _Noreturn void
+exec_failed(const char *what)
+{
+	fprintf(stderr, "chatd: starting a worker: %s: %s\n", what,
+	    strerror(errno));
+	_exit(127);
+}
+
+static _Noreturn void
 worker_exec(struct worker *w, int chan_fd)
 {
 	static char	kinds[CONFIG_MAX_LISTEN_FDS + 1];
 	static int	high[CONFIG_MAX_LISTEN_FDS];
 	char		index[16], count[16], facility[16], *argv[16];
 	const char	*logfile;
-	int		hchan, i, argc = 0, fd, nmine = 0;
+	int		hchan, i, argc = 0, fd, nmine = 0, top;
 
-	/* Copy everything above the target range first, so that no dup2
-	 * below clobbers a descriptor still to be moved. */
-	if ((hchan = fcntl(chan_fd, F_DUPFD, WORKER_HIGH_FD)) == -1)
-		_exit(127);
-	for (i = 0; i < nlsocks && nmine < CONFIG_MAX_LISTEN_FDS; i++) {
+	for (i = 0; i < nlsocks && nmine < CONFIG_MAX_LISTEN_FDS; i++)
+		if (worker_takes(&lsocks[i], w->w_pos, nworkers))
+			kinds[nmine++] = lsocks[i].ls_kind;
+	kinds[nmine] = '\0';
+	/* Copy everything just above the target range first, so that no
+	 * dup2 below clobbers a descriptor still to be moved (and a low
+	 * open-file limit still has room). */
+	if ((hchan = top = fcntl(chan_fd, F_DUPFD, WORKER_LISTEN_FD +
+	    nmine)) == -1)
+		exec_failed("channel");
+	for (i = 0, nmine = 0; i < nlsocks && nmine < CONFIG_MAX_LISTEN_FDS;
+	    i++) {
 		if (!worker_takes(&lsocks[i], w->w_pos, nworkers))
 			continue;
 		if ((high[nmine] = fcntl(lsocks[i].ls_fd, F_DUPFD,
-		    WORKER_HIGH_FD + 1 + nmine)) == -1)
-			_exit(127);
-		kinds[nmine++] = lsocks[i].ls_kind;
+		    WORKER_LISTEN_FD + (int)strlen(kinds))) == -1)
+			exec_failed("listen socket");
+		if (high[nmine] > top)
+			top = high[nmine];
+		nmine++;
 	}
-	kinds[nmine] = '\0';
 	if (dup2(hchan, WORKER_CHAN_FD) == -1)
-		_exit(127);
+		exec_failed("channel");
 	for (i = 0; i < nmine; i++)
 		if (dup2(high[i], WORKER_LISTEN_FD + i) == -1)
-			_exit(127);
+			exec_failed("listen socket");
 	/* Close everything else: the MariaDB sockets, the control socket,
-	 * the other workers' listen sockets. */
-	for (fd = WORKER_LISTEN_FD + nmine; fd < 1024 ||
-	    fd <= WORKER_HIGH_FD + nmine; fd++)
+	 * the other workers' listen sockets, the copies above. */
+	for (fd = WORKER_LISTEN_FD + nmine; fd < 1024 || fd <= top; fd++)
 		close(fd);
 	snprintf(index, sizeof(index), "%d", w->w_index);
 	snprintf(count, sizeof(count), "%d", nmine);
@@ -299,10 +309,10 @@ supervise_reload(int count, const char *path)
 	for (i = 0; i < MAX_WORKERS; i++) {
 		if (!workers[i].w_used || workers[i].w_retiring)
 			continue;
-		workers[i].w_retiring = 1;
-		if (workers[i].w_pid > 0)
+		if (workers[i].w_pid > 0) {
+			workers[i].w_retiring = 1;
 			kill(workers[i].w_pid, SIGUSR2);
-		else
+		} else
 			workers[i].w_used = 0;	/* was waiting to respawn */
 	}
 	snprintf(worker_path, sizeof(worker_path), "%s", path);

@@ -78,7 +78,7 @@ static const struct keyword keywords[] = {
 	KINT("typing_timeout", typing_timeout, CFG_BROKER, 1, 3600),
 	KSTR("user", user, CFG_BROKER),
 	KSTR("worker_path", worker_path, CFG_BROKER),
-	KINT("workers", workers, CFG_BROKER, 0, CONFIG_MAX_WORKERS),
+	KINT("workers", workers, CFG_BROKER, 0, 2 * CONFIG_MAX_WORKERS),
 	KINT("ws_max_message", ws_max_frame, CFG_WORKER, 1024, 16777216),
 };
 

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 
 import chatd_harness as h
 from test_operations import Pair
@@ -25,12 +26,45 @@ def sockets_of(pid):
     return n
 
 
-def test_connections_spread_over_workers(chatd_factory):
-    """64 connections at once: each of two workers takes a fair part, where
-    a shared socket let whichever worker woke first take nearly all."""
+def listening_inodes(port):
+    """Inodes of the sockets listening on port (IPv4 and IPv6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            col = row.split()
+            if col[3] == "0A" and int(col[1].rsplit(":", 1)[1], 16) == port:
+                found.add(col[9])
+    return found
+
+
+def socket_inodes(pid):
+    found = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            found.add(link[8:-1])
+    return found
+
+
+def test_each_worker_has_its_own_socket(chatd_factory):
+    """Each worker listens on a socket of its own for the chat address, so
+    the kernel spreads connections over them: 64 at once all find a
+    worker, each of two taking a fair part."""
     s = chatd_factory(workers=2)
     pids = s.worker_pids()
     assert len(pids) == 2
+    listening = listening_inodes(s.port)
+    mine = [socket_inodes(p) & listening for p in pids]
+    assert len(listening) == 2 and all(len(m) == 1 for m in mine) and \
+        not (mine[0] & mine[1]), (listening, mine)
     base = [sockets_of(p) for p in pids]
     conns = [socket.create_connection(("127.0.0.1", s.port), 5) for _ in range(64)]
     try:
@@ -43,6 +77,14 @@ def test_connections_spread_over_workers(chatd_factory):
     finally:
         for c in conns:
             c.close()
+
+
+async def connect_many(s, p, n):
+    """n connections one after another, each admitted within 5 s."""
+    for _ in range(n):
+        ws, hello = await asyncio.wait_for(h.open_chat(s, p.room, p.a), 5)
+        assert hello["type"] == "connection_established"
+        await ws.close()
 
 
 def set_workers(s, n):
@@ -58,18 +100,40 @@ def test_every_connection_served_after_reloads(chatd_factory, db):
     s = chatd_factory(workers=3)
     p = Pair(db)
 
-    async def connect_many(n):
-        for _ in range(n):
-            ws, hello = await asyncio.wait_for(h.open_chat(s, p.room, p.a), 5)
-            assert hello["type"] == "connection_established"
-            await ws.close()
-
-    h.run(connect_many(30))
+    h.run(connect_many(s, p, 30))
     set_workers(s, 1)
-    h.run(connect_many(30))
+    h.run(connect_many(s, p, 30))
     set_workers(s, 4)
-    h.run(connect_many(40))
+    h.run(connect_many(s, p, 40))
     assert s.running()
+
+
+def test_reload_while_a_worker_waits_to_restart(chatd_factory, db):
+    """A worker that dies right after starting waits a second before it is
+    started again; a reload in that second must leave a full set of
+    workers that are restarted when they die and serve every connection."""
+    s = chatd_factory(workers=2)
+    p = Pair(db)
+    time.sleep(1.2)
+    first = s.worker_pids()
+    os.kill(first[0], signal.SIGKILL)
+    fresh = h.wait_for(lambda: [w for w in s.worker_pids() if w not in first], 5,
+                       what="the worker to be started again")
+    os.kill(fresh[0], signal.SIGKILL)     # under a second old: restarted later
+    time.sleep(0.3)                       # chatd has seen it die
+    os.kill(s.pid, signal.SIGHUP)
+    h.wait_for(lambda: "reloaded" in s.log_text(), 10, what="the reload")
+    h.wait_for(lambda: len(s.worker_pids()) == 2, 10, what="two workers")
+    time.sleep(1.2)
+    for w in s.worker_pids():
+        before = s.worker_pids()
+        os.kill(w, signal.SIGKILL)
+        h.wait_for(lambda: len(s.worker_pids()) == 2 and w not in s.worker_pids()
+                   and set(s.worker_pids()) != set(before), 5,
+                   what="worker %d to be started again" % w)
+    time.sleep(1.2)
+
+    h.run(connect_many(s, p, 30))
 
 
 def test_second_chatd_cannot_take_the_port(chatd_factory):
