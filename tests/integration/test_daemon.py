@@ -162,6 +162,9 @@ def test_init_script_drives_installed_chatd(installed, daemon_server, db):
     workers = set(h.child_pids(pid))
     os.rename(s.settings["log_file"], s.settings["log_file"] + ".1")
     os.kill(pid, signal.SIGUSR1)
+    # Signals that arrive together are handled in signal-number order,
+    # SIGHUP before SIGUSR1: reload once the new file is open.
+    h.wait_for(lambda: os.path.exists(s.settings["log_file"]), 10, what="the log reopened")
     res = init("reload")
     assert res.returncode == 0, res.stdout + res.stderr
     h.wait_for(lambda: len(h.child_pids(pid)) == 2 and not set(h.child_pids(pid)) & workers,
