@@ -65,28 +65,42 @@ usage(void)
 	exit(1);
 }
 
-/*
- * Whether ai's address is free, for a group of SO_REUSEPORT sockets:
- * those would join another listener's group (a second chatd started by
- * mistake) instead of failing as a single socket does.
- */
+/* A TCP socket bound to sa, with SO_REUSEPORT if asked; -1 and errno. */
 static int
-address_free(const struct addrinfo *ai)
+socket_bound(const struct sockaddr *sa, socklen_t len, int reuseport)
 {
-	int	fd, one = 1, ok, e;
+	int	fd, one = 1, e;
 
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-	    ai->ai_protocol)) == -1)
-		return 0;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6)
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (sa->sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		    sizeof(one));
-	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+	    (!reuseport || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) == 0) &&
+	    bind(fd, sa, len) == 0)
+		return fd;
 	e = errno;
 	close(fd);
 	errno = e;
-	return ok;
+	return -1;
+}
+
+/*
+ * Whether sa is free, for a group of SO_REUSEPORT sockets: those would
+ * join another listener's group (a second chatd started by mistake)
+ * instead of failing as a single socket does.
+ */
+static int
+address_free(const struct sockaddr *sa, socklen_t len)
+{
+	int	fd;
+
+	if ((fd = socket_bound(sa, len, 0)) == -1)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 /* group: 0 a single socket, 1 the first of a SO_REUSEPORT group. */
@@ -94,7 +108,7 @@ static int
 listen_on(const struct listen_addr *la, int group)
 {
 	struct addrinfo	 hints, *res, *ai;
-	int		 fd = -1, one = 1, e;
+	int		 fd = -1, e;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -104,22 +118,12 @@ listen_on(const struct listen_addr *la, int group)
 	    &hints, &res)) != 0)
 		fatalx("listen %s: %s", la->la_text, gai_strerror(e));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1)
+		if (group == 1 && !address_free(ai->ai_addr, ai->ai_addrlen))
 			continue;
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one)) == -1)
-			fatal("listen %s: SO_REUSEADDR", la->la_text);
-		if (group != 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT,
-		    &one, sizeof(one)) == -1)
-			fatal("listen %s: SO_REUSEPORT", la->la_text);
-		if (ai->ai_family == AF_INET6)
-			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			    sizeof(one));
-		if ((group != 1 || address_free(ai)) &&
-		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, LISTEN_BACKLOG) == 0)
+		if ((fd = socket_bound(ai->ai_addr, ai->ai_addrlen,
+		    group != 0)) == -1)
+			continue;
+		if (listen(fd, LISTEN_BACKLOG) == 0)
 			break;
 		e = errno;
 		close(fd);
@@ -139,18 +143,10 @@ listen_again(int first, const struct listen_addr *la)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		len = sizeof(ss);
-	int			fd, one = 1;
+	int			fd;
 
 	if (getsockname(first, (struct sockaddr *)&ss, &len) == -1 ||
-	    (fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		fatal("listen %s", la->la_text);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1)
-		fatal("listen %s: socket options", la->la_text);
-	if (ss.ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    (fd = socket_bound((struct sockaddr *)&ss, len, 1)) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1)
 		fatal("listen %s", la->la_text);
 	return fd;

@@ -176,13 +176,9 @@ batch_split(void)
 {
 	size_t	rest = inflight.b_len - BATCH_ROWS;
 
-	if (waiting.b_cap < rest) {
-		free(waiting.b_rows);
-		waiting.b_cap = rest;
-		if ((waiting.b_rows = calloc(rest, sizeof(*waiting.b_rows))) ==
-		    NULL)
-			return -1;
-	}
+	if (grow(&waiting.b_rows, &waiting.b_cap, rest, 64,
+	    sizeof(*waiting.b_rows)) == -1)
+		return -1;
 	memcpy(waiting.b_rows, inflight.b_rows + BATCH_ROWS,
 	    rest * sizeof(*waiting.b_rows));
 	waiting.b_len = rest;
@@ -218,13 +214,9 @@ flush(void)
 		fatalx("%s: out of memory", __func__);
 	/* A sorted copy: batch_done_cb announces the changes in the order
 	 * they were accepted. */
-	if (sorted.b_cap < inflight.b_len) {
-		free(sorted.b_rows);
-		sorted.b_cap = inflight.b_cap;
-		if ((sorted.b_rows = calloc(sorted.b_cap,
-		    sizeof(*sorted.b_rows))) == NULL)
-			fatalx("%s: out of memory", __func__);
-	}
+	if (grow(&sorted.b_rows, &sorted.b_cap, inflight.b_len, 64,
+	    sizeof(*sorted.b_rows)) == -1)
+		fatalx("%s: out of memory", __func__);
 	memcpy(sorted.b_rows, inflight.b_rows, inflight.b_len *
 	    sizeof(*sorted.b_rows));
 	sorted.b_len = inflight.b_len;

@@ -76,8 +76,6 @@ worker_takes(const struct lsock *ls, int pos, int n)
 	return ls->ls_k == pos % ls->ls_n;
 }
 
-/* In the child: put the channel and this worker's listen sockets where
- * the worker expects them, then exec. */
 static _Noreturn void
 exec_failed(const char *what)
 {
@@ -86,18 +84,22 @@ exec_failed(const char *what)
 	_exit(127);
 }
 
+/* In the child: put the channel and this worker's listen sockets where
+ * the worker expects them, then exec. */
 static _Noreturn void
 worker_exec(struct worker *w, int chan_fd)
 {
 	static char	kinds[CONFIG_MAX_LISTEN_FDS + 1];
-	static int	high[CONFIG_MAX_LISTEN_FDS];
+	static int	mine[CONFIG_MAX_LISTEN_FDS], high[CONFIG_MAX_LISTEN_FDS];
 	char		index[16], count[16], facility[16], *argv[16];
 	const char	*logfile;
 	int		hchan, i, argc = 0, fd, nmine = 0, top;
 
 	for (i = 0; i < nlsocks && nmine < CONFIG_MAX_LISTEN_FDS; i++)
-		if (worker_takes(&lsocks[i], w->w_pos, nworkers))
-			kinds[nmine++] = lsocks[i].ls_kind;
+		if (worker_takes(&lsocks[i], w->w_pos, nworkers)) {
+			kinds[nmine] = lsocks[i].ls_kind;
+			mine[nmine++] = lsocks[i].ls_fd;
+		}
 	kinds[nmine] = '\0';
 	/* Copy everything just above the target range first, so that no
 	 * dup2 below clobbers a descriptor still to be moved (and a low
@@ -105,16 +107,12 @@ worker_exec(struct worker *w, int chan_fd)
 	if ((hchan = top = fcntl(chan_fd, F_DUPFD, WORKER_LISTEN_FD +
 	    nmine)) == -1)
 		exec_failed("channel");
-	for (i = 0, nmine = 0; i < nlsocks && nmine < CONFIG_MAX_LISTEN_FDS;
-	    i++) {
-		if (!worker_takes(&lsocks[i], w->w_pos, nworkers))
-			continue;
-		if ((high[nmine] = fcntl(lsocks[i].ls_fd, F_DUPFD,
-		    WORKER_LISTEN_FD + (int)strlen(kinds))) == -1)
+	for (i = 0; i < nmine; i++) {
+		if ((high[i] = fcntl(mine[i], F_DUPFD, WORKER_LISTEN_FD +
+		    nmine)) == -1)
 			exec_failed("listen socket");
-		if (high[nmine] > top)
-			top = high[nmine];
-		nmine++;
+		if (high[i] > top)
+			top = high[i];
 	}
 	if (dup2(hchan, WORKER_CHAN_FD) == -1)
 		exec_failed("channel");
