@@ -2,9 +2,11 @@
  * db.c - a non-blocking MariaDB connection with a query queue.
  *
  * States: DOWN (waiting to reconnect) -> CONNECTING -> IDLE <-> QUERY ->
- * RESULT -> IDLE.  Every wait re-arms one event on the connection's socket
- * for the flags the library asked for, plus its timeout.
+ * RESULT -> IDLE, and for a job with parameters IDLE -> [PREPARE ->]
+ * EXECUTE -> IDLE.  Every wait re-arms one event on the connection's
+ * socket for the flags the library asked for, plus its timeout.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,14 +24,31 @@ enum db_state {
 	DB_IDLE,
 	DB_QUERY,
 	DB_RESULT,
+	DB_PREPARE,
+	DB_EXECUTE,
 };
+
+#define DB_MAX_STMTS	4	/* distinct prepared statements per connection */
+#define ER_NEED_REPREPARE	1615
 
 struct db_job {
 	struct db_job	*j_next;
 	db_cb		*j_cb;
 	void		*j_arg;
+	const char	*j_stmt;	/* prepared statement, or NULL: j_sql */
+	unsigned	 j_rows;	/* parameter sets in j_bind's arrays */
+	unsigned	 j_nparams;
+	MYSQL_BIND	*j_bind;	/* j_nparams, stored after the job */
+	int		 j_reprepared;
 	size_t		 j_len;
 	char		 j_sql[];
+};
+
+/* A statement prepared on the current connection, keyed by its text's
+ * address: callers pass static strings. */
+struct db_stmt {
+	const char	*s_sql;
+	MYSQL_STMT	*s_stmt;
 };
 
 struct db {
@@ -48,9 +67,14 @@ struct db {
 	MYSQL			*d_conn_ret;
 	MYSQL_RES		*d_res;
 	int			 d_errlogged;
+	struct db_stmt		 d_stmts[DB_MAX_STMTS];
+	int			 d_nstmts;
+	MYSQL_STMT		*d_cur;		/* of the running job */
+	my_bool			 d_bool_ret;
 };
 
 static void	db_step(struct db *, int wait_status);
+static void	db_drop_stmts(struct db *);
 static void	db_start_next(struct db *);
 static void	db_down(struct db *);
 
@@ -147,11 +171,20 @@ db_arm(struct db *d, int status)
 		event_add(d->d_ev, NULL);
 }
 
+/* After a *_start call: wait for what it asks, or go on if it finished. */
+static void
+db_started(struct db *d, int status)
+{
+	if (status != 0)
+		db_arm(d, status);
+	else
+		db_step(d, 0);
+}
+
 static void
 db_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct db	*d = arg;
-	int		 status;
 
 	(void)fd;
 	(void)what;
@@ -162,15 +195,11 @@ db_retry_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	db_set_options(d->d_mysql, d->d_conf, 1, d->d_autocommit);
 	d->d_state = DB_CONNECTING;
-	status = mysql_real_connect_start(&d->d_conn_ret, d->d_mysql,
+	db_started(d, mysql_real_connect_start(&d->d_conn_ret, d->d_mysql,
 	    d->d_conf->db_socket[0] ? NULL : d->d_conf->db_host,
 	    d->d_conf->db_user, d->d_conf->db_password, d->d_conf->db_name,
 	    d->d_conf->db_port,
-	    d->d_conf->db_socket[0] ? d->d_conf->db_socket : NULL, 0);
-	if (status != 0)
-		db_arm(d, status);
-	else
-		db_step(d, 0);
+	    d->d_conf->db_socket[0] ? d->d_conf->db_socket : NULL, 0));
 }
 
 /* Drop the connection and schedule a new one; queued jobs stay queued. */
@@ -191,6 +220,7 @@ db_down(struct db *d)
 		mysql_close(d->d_mysql);
 		d->d_mysql = NULL;
 	}
+	db_drop_stmts(d);
 	d->d_state = DB_DOWN;
 	d->d_backoff_ms = d->d_backoff_ms ? d->d_backoff_ms * 2 : 100;
 	if (d->d_backoff_ms > 5000)
@@ -209,11 +239,14 @@ db_finish_job(struct db *d, unsigned err, const char *errstr)
 
 	d->d_res = NULL;
 	if (err == 0 && res == NULL)
-		affected = mysql_affected_rows(d->d_mysql);
+		affected = j->j_stmt != NULL ?
+		    mysql_stmt_affected_rows(d->d_cur) :
+		    mysql_affected_rows(d->d_mysql);
 	if ((d->d_head = j->j_next) == NULL)
 		d->d_tail = &d->d_head;
 	d->d_queued--;
 	d->d_state = DB_IDLE;
+	d->d_cur = NULL;
 	/* The callback may queue more work: run it with the queue consistent. */
 	j->j_cb(res, err, errstr, affected, j->j_arg);
 	if (res != NULL)
@@ -221,21 +254,150 @@ db_finish_job(struct db *d, unsigned err, const char *errstr)
 	free(j);
 }
 
+static struct db_stmt *
+db_stmt_find(struct db *d, const char *sql)
+{
+	int	i;
+
+	for (i = 0; i < d->d_nstmts; i++)
+		if (d->d_stmts[i].s_sql == sql)
+			return &d->d_stmts[i];
+	return NULL;
+}
+
+/* Close a statement: after mysql_close() this only frees memory. */
+static void
+db_stmt_forget(struct db *d, MYSQL_STMT *stmt)
+{
+	int	i;
+
+	for (i = 0; i < d->d_nstmts; i++)
+		if (d->d_stmts[i].s_stmt == stmt) {
+			d->d_stmts[i] = d->d_stmts[--d->d_nstmts];
+			break;
+		}
+	mysql_stmt_close(stmt);
+}
+
+static void
+db_drop_stmts(struct db *d)
+{
+	while (d->d_nstmts > 0)
+		db_stmt_forget(d, d->d_stmts[0].s_stmt);
+	d->d_cur = NULL;
+}
+
 static void
 db_fail_or_retry(struct db *d)
 {
-	unsigned	err = mysql_errno(d->d_mysql);
+	struct db_job	*j = d->d_head;
+	unsigned	 err = mysql_errno(d->d_mysql);
+	const char	*errstr = mysql_error(d->d_mysql);
+	char		 copy[512];
 
+	if (d->d_cur != NULL && mysql_stmt_errno(d->d_cur) != 0) {
+		err = mysql_stmt_errno(d->d_cur);
+		errstr = mysql_stmt_error(d->d_cur);
+	}
 	if (db_is_conn_error(err) || err == 0) {
 		if (!d->d_errlogged)
 			log_warnx("%s: MariaDB connection lost: %s", d->d_name,
-			    mysql_error(d->d_mysql));
+			    errstr);
 		d->d_errlogged = 1;
 		db_down(d);
 		return;
 	}
-	db_finish_job(d, err, mysql_error(d->d_mysql));
+	if (d->d_state == DB_PREPARE ||
+	    (err == ER_NEED_REPREPARE && !j->j_reprepared)) {
+		/* A statement that failed to prepare must not be found by
+		 * the next job, which may be queued by the callback. */
+		snprintf(copy, sizeof(copy), "%s", errstr);
+		errstr = copy;
+		db_stmt_forget(d, d->d_cur);
+		d->d_cur = NULL;
+		if (err == ER_NEED_REPREPARE && !j->j_reprepared) {
+			/* The table changed under the statement: once more,
+			 * freshly prepared. */
+			j->j_reprepared = 1;
+			d->d_state = DB_IDLE;
+			db_start_next(d);
+			return;
+		}
+	}
+	db_finish_job(d, err, errstr);
 	db_start_next(d);
+}
+
+/* Bind the job's parameter arrays and send them in one execution. */
+static void
+db_execute_job(struct db *d, struct db_job *j)
+{
+	unsigned int	rows = j->j_rows;
+
+	d->d_state = DB_EXECUTE;
+	if (mysql_stmt_attr_set(d->d_cur, STMT_ATTR_ARRAY_SIZE, &rows) ||
+	    mysql_stmt_bind_param(d->d_cur, j->j_bind)) {
+		/* The caller's binding is wrong: no new connection mends
+		 * that, so it is an answer, not a retry. */
+		db_finish_job(d, mysql_stmt_errno(d->d_cur),
+		    mysql_stmt_error(d->d_cur));
+		db_start_next(d);
+		return;
+	}
+	db_started(d, mysql_stmt_execute_start(&d->d_ret, d->d_cur));
+}
+
+static void
+db_start_stmt(struct db *d, struct db_job *j)
+{
+	struct db_stmt	*s;
+
+	if ((s = db_stmt_find(d, j->j_stmt)) != NULL) {
+		d->d_cur = s->s_stmt;
+		db_execute_job(d, j);
+		return;
+	}
+	if (d->d_nstmts == DB_MAX_STMTS)
+		fatalx("%s: more than %d prepared statements", __func__,
+		    DB_MAX_STMTS);
+	if ((d->d_cur = mysql_stmt_init(d->d_mysql)) == NULL) {
+		log_warnx("%s: mysql_stmt_init: out of memory", d->d_name);
+		db_down(d);
+		return;
+	}
+	d->d_stmts[d->d_nstmts].s_sql = j->j_stmt;
+	d->d_stmts[d->d_nstmts++].s_stmt = d->d_cur;
+	d->d_state = DB_PREPARE;
+	db_started(d, mysql_stmt_prepare_start(&d->d_ret, d->d_cur, j->j_stmt,
+	    strlen(j->j_stmt)));
+}
+
+/* Continue the running call with what its socket wait saw. */
+static int
+db_continue(struct db *d, int wait_status)
+{
+	/* wait_status 0: the _start call already completed. */
+	if (wait_status == 0)
+		return 0;
+	switch (d->d_state) {
+	case DB_CONNECTING:
+		return mysql_real_connect_cont(&d->d_conn_ret, d->d_mysql,
+		    wait_status);
+	case DB_QUERY:
+		return mysql_real_query_cont(&d->d_ret, d->d_mysql,
+		    wait_status);
+	case DB_RESULT:
+		return mysql_store_result_cont(&d->d_res, d->d_mysql,
+		    wait_status);
+	case DB_PREPARE:
+		return mysql_stmt_prepare_cont(&d->d_ret, d->d_cur,
+		    wait_status);
+	case DB_EXECUTE:
+		return mysql_stmt_execute_cont(&d->d_ret, d->d_cur,
+		    wait_status);
+	default:
+		return 0;
+	}
 }
 
 static void
@@ -243,15 +405,14 @@ db_step(struct db *d, int wait_status)
 {
 	int	status;
 
+	if (d->d_state == DB_DOWN || d->d_state == DB_IDLE)
+		return;
+	if ((status = db_continue(d, wait_status)) != 0) {
+		db_arm(d, status);
+		return;
+	}
 	switch (d->d_state) {
 	case DB_CONNECTING:
-		status = wait_status == 0 ? 0 :
-		    mysql_real_connect_cont(&d->d_conn_ret, d->d_mysql,
-		    wait_status);
-		if (status != 0) {
-			db_arm(d, status);
-			return;
-		}
 		if (d->d_conn_ret == NULL) {
 			if (!d->d_errlogged)
 				log_warnx("%s: cannot connect to MariaDB: %s",
@@ -265,69 +426,61 @@ db_step(struct db *d, int wait_status)
 		d->d_errlogged = 0;
 		d->d_backoff_ms = 0;
 		d->d_state = DB_IDLE;
-		db_start_next(d);
-		return;
+		break;
 	case DB_QUERY:
-		/* wait_status 0: the _start call already completed. */
-		status = wait_status == 0 ? 0 :
-		    mysql_real_query_cont(&d->d_ret, d->d_mysql, wait_status);
-		if (status != 0) {
-			db_arm(d, status);
+		if (d->d_ret != 0) {
+			db_fail_or_retry(d);
 			return;
 		}
+		if (mysql_field_count(d->d_mysql) != 0) {
+			d->d_state = DB_RESULT;
+			db_started(d, mysql_store_result_start(&d->d_res,
+			    d->d_mysql));
+			return;
+		}
+		db_finish_job(d, 0, NULL);
 		break;
 	case DB_RESULT:
-		status = wait_status == 0 ? 0 :
-		    mysql_store_result_cont(&d->d_res, d->d_mysql, wait_status);
-		if (status != 0) {
-			db_arm(d, status);
-			return;
-		}
 		if (d->d_res == NULL && mysql_errno(d->d_mysql) != 0) {
 			db_fail_or_retry(d);
 			return;
 		}
 		db_finish_job(d, 0, NULL);
-		db_start_next(d);
+		break;
+	case DB_PREPARE:
+		if (d->d_ret != 0)
+			db_fail_or_retry(d);
+		else
+			db_execute_job(d, d->d_head);
 		return;
+	case DB_EXECUTE:
+		if (d->d_ret != 0) {
+			db_fail_or_retry(d);
+			return;
+		}
+		/* Only statements without a result set come this way. */
+		db_finish_job(d, 0, NULL);
+		break;
 	default:
 		return;
 	}
-	/* The query itself finished (DB_QUERY). */
-	if (d->d_ret != 0) {
-		db_fail_or_retry(d);
-		return;
-	}
-	if (mysql_field_count(d->d_mysql) == 0) {
-		db_finish_job(d, 0, NULL);
-		db_start_next(d);
-		return;
-	}
-	d->d_state = DB_RESULT;
-	status = mysql_store_result_start(&d->d_res, d->d_mysql);
-	if (status != 0) {
-		db_arm(d, status);
-		return;
-	}
-	db_step(d, 0);
+	db_start_next(d);
 }
 
 static void
 db_start_next(struct db *d)
 {
 	struct db_job	*j;
-	int		 status;
 
 	if (d->d_state != DB_IDLE || (j = d->d_head) == NULL)
 		return;
-	d->d_state = DB_QUERY;
-	status = mysql_real_query_start(&d->d_ret, d->d_mysql, j->j_sql,
-	    j->j_len);
-	if (status != 0) {
-		db_arm(d, status);
+	if (j->j_stmt != NULL) {
+		db_start_stmt(d, j);
 		return;
 	}
-	db_step(d, 0);
+	d->d_state = DB_QUERY;
+	db_started(d, mysql_real_query_start(&d->d_ret, d->d_mysql, j->j_sql,
+	    j->j_len));
 }
 
 struct db *
@@ -369,7 +522,29 @@ db_free(struct db *d)
 		mysql_free_result(d->d_res);
 	if (d->d_mysql != NULL)
 		mysql_close(d->d_mysql);
+	db_drop_stmts(d);
 	free(d);
+}
+
+static struct db_job *
+db_job_new(size_t extra, db_cb *cb, void *arg)
+{
+	struct db_job	*j;
+
+	if ((j = calloc(1, sizeof(*j) + extra)) == NULL)
+		return NULL;
+	j->j_cb = cb;
+	j->j_arg = arg;
+	return j;
+}
+
+static void
+db_job_queue(struct db *d, struct db_job *j)
+{
+	*d->d_tail = j;
+	d->d_tail = &j->j_next;
+	d->d_queued++;
+	db_start_next(d);
 }
 
 int
@@ -377,18 +552,32 @@ db_query(struct db *d, const char *sql, size_t len, db_cb *cb, void *arg)
 {
 	struct db_job	*j;
 
-	if ((j = malloc(sizeof(*j) + len + 1)) == NULL)
+	if ((j = db_job_new(len + 1, cb, arg)) == NULL)
 		return -1;
-	j->j_next = NULL;
-	j->j_cb = cb;
-	j->j_arg = arg;
 	j->j_len = len;
 	memcpy(j->j_sql, sql, len);
 	j->j_sql[len] = '\0';
-	*d->d_tail = j;
-	d->d_tail = &j->j_next;
-	d->d_queued++;
-	db_start_next(d);
+	db_job_queue(d, j);
+	return 0;
+}
+
+int
+db_execute(struct db *d, const char *stmt, const MYSQL_BIND *bind,
+    unsigned nparams, unsigned rows, db_cb *cb, void *arg)
+{
+	struct db_job	*j;
+	size_t		 align = _Alignof(MYSQL_BIND);
+	size_t		 off = (sizeof(*j) + align - 1) / align * align;
+
+	if ((j = db_job_new(off - sizeof(*j) + nparams * sizeof(*bind), cb,
+	    arg)) == NULL)
+		return -1;
+	j->j_stmt = stmt;
+	j->j_rows = rows;
+	j->j_nparams = nparams;
+	j->j_bind = (MYSQL_BIND *)((char *)j + off);
+	memcpy(j->j_bind, bind, nparams * sizeof(*bind));
+	db_job_queue(d, j);
 	return 0;
 }
 

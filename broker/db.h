@@ -32,6 +32,16 @@ void		 db_free(struct db *);
 /* Queue a query; sql is copied.  -1 only on ENOMEM. */
 int		 db_query(struct db *, const char *sql, size_t len, db_cb *,
 		    void *arg);
+/*
+ * Queue one execution of a prepared statement with column-wise arrays of
+ * rows parameter sets (MariaDB's bulk protocol: no SQL text to parse per
+ * row).  stmt must be a string that lives as long as the db: it is
+ * prepared once per connection and found again by its address.  bind is
+ * copied, but the arrays it points to are the caller's until cb runs.
+ * Statements with a result set are not supported.  -1 only on ENOMEM.
+ */
+int		 db_execute(struct db *, const char *stmt, const MYSQL_BIND *,
+		    unsigned nparams, unsigned rows, db_cb *, void *arg);
 size_t		 db_queued(const struct db *);
 /* The next row of a callback's result, NULL when none (or no result). */
 MYSQL_ROW	 db_row(MYSQL_RES *);

@@ -169,8 +169,12 @@ def test_init_script_drives_installed_chatd(installed, daemon_server, db):
     assert res.returncode == 0, res.stdout + res.stderr
     h.wait_for(lambda: len(h.child_pids(pid)) == 2 and not set(h.child_pids(pid)) & workers,
                10, what="replaced workers")
-    with open(s.settings["log_file"]) as f:
-        assert "reloaded" in f.read()
+
+    def log_says_reloaded():
+        with open(s.settings["log_file"]) as f:
+            return "reloaded" in f.read()
+    # The new workers can be forked before the line is written.
+    h.wait_for(log_says_reloaded, 10, what="'reloaded' in the reopened log")
     with open(s.settings["log_file"] + ".1") as f:
         assert "listening on" in f.read()
     chat_works()

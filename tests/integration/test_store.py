@@ -1,0 +1,174 @@
+"""How messages reach MariaDB, as a client and the table see it: the
+times stored with a message, a retry that reaches a restarted chatd, and
+the write connection dying under traffic.  Real chatd, real MariaDB,
+real sockets.
+"""
+import asyncio
+import datetime
+import json
+
+import pytest
+
+import chatd_harness as h
+from test_skeleton import Pair, send
+
+
+@pytest.fixture
+def pair(db):
+    return Pair(db)
+
+
+async def own_copies(ws, count, timeout=15):
+    """The sender's copies (those carrying a temp_id) of count messages,
+    by temp_id."""
+    got = {}
+    while len(got) < count:
+        msg = await h.recv_type(ws, "message", timeout=timeout)
+        temp_id = h.message_temp_id(msg)
+        if temp_id is not None:
+            got.setdefault(temp_id, []).append(msg["message"])
+    return got
+
+
+def db_time(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def test_times_stored_to_the_millisecond(chatd, pair, db):
+    """sent_at, created_at and updated_at hold the created_at the clients
+    were told, to the millisecond, in UTC."""
+    async def main():
+        wa, _ = await h.open_chat(chatd, pair.room, pair.a)
+        stamps = []
+        for i in range(5):
+            await send(wa, "tick %d" % i, "tick-%d" % i)
+            m = (await h.recv_type(wa, "message"))["message"]
+            stamps.append((m["id"], m["created_at"]))
+            await asyncio.sleep(0.013)
+        await wa.close()
+        return stamps
+
+    for mid, told in h.run(main()):
+        told_t = h.parse_iso_utc(told)
+        rows = db.sql("SELECT sent_at, created_at, updated_at, delivered_at, read_at "
+                      "FROM messages WHERE id = ?", mid)
+        assert len(rows) == 1, "message %d not stored" % mid
+        sent, created, updated, delivered, read = rows[0]
+        for name, value in (("sent_at", sent), ("created_at", created), ("updated_at", updated)):
+            assert value is not None, "%s of message %d is NULL" % (name, mid)
+            assert db_time(value) == told_t, \
+                "%s of message %d is %s, clients were told %s" % (name, mid, value, told)
+        assert delivered is None and read is None, rows[0]
+
+
+def test_retry_after_restart_is_the_stored_message(chatd_factory, pair, db):
+    """A message retried after chatd restarted (so only MariaDB remembers
+    its temp_id) is answered with the stored message, not stored twice, and
+    a message sent with it is stored as usual."""
+    first = chatd_factory()
+
+    async def before():
+        wa, _ = await h.open_chat(first, pair.room, pair.a)
+        await send(wa, "sent once", "keep-1")
+        m = (await h.recv_type(wa, "message"))["message"]
+        await wa.close()
+        return m
+
+    original = h.run(before())
+    first.stop()
+    second = chatd_factory()
+
+    async def after():
+        wa, _ = await h.open_chat(second, pair.room, pair.a)
+        await send(wa, "sent once", "keep-1")
+        await send(wa, "sent after", "keep-2")
+        got = await own_copies(wa, 2)
+        await wa.close()
+        return got
+
+    got = h.run(after())
+    retry, fresh = got["keep-1"][0], got["keep-2"][0]
+    assert retry["id"] == original["id"] and retry["created_at"] == original["created_at"], \
+        (original, retry)
+    assert retry["content"] == "sent once"
+    assert fresh["id"] > original["id"] and fresh["content"] == "sent after", fresh
+    counts = db.sql("SELECT temp_id, COUNT(*) FROM messages WHERE sender_id = ? "
+                    "GROUP BY temp_id ORDER BY temp_id", pair.a)
+    assert counts == [("keep-1", "1"), ("keep-2", "1")], counts
+    # The path taken: MariaDB's unique key refused the batch.
+    assert "retrying row by row" in second.log_text()
+
+
+KILLER_USER = "chatd_killed"
+KILLER_PASSWORD = "killed"
+
+
+def test_write_connection_killed_under_traffic(chatd_factory, pair, db):
+    """MariaDB drops chatd's connections again and again while a client
+    sends: every message is acknowledged once, reaches the other side once
+    and in order, and is stored once."""
+    db.admin_sql("CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED BY '%s'"
+                 % (KILLER_USER, KILLER_PASSWORD))
+    db.admin_sql("GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'localhost'" % (h.DB_NAME, KILLER_USER))
+    s = chatd_factory(database_user=KILLER_USER, database_password=KILLER_PASSWORD,
+                      rate_limit_messages=10000)
+    total = 400
+    kills = []
+
+    def kill_all():
+        ids = db.admin_sql("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?",
+                           KILLER_USER)
+        for (cid,) in ids:
+            try:
+                db.admin_sql("KILL CONNECTION %d" % int(cid))
+                kills.append(cid)
+            except h.SQLError:
+                pass        # gone already
+
+    async def killer(done):
+        while not done.is_set():
+            await asyncio.sleep(0.15)
+            await asyncio.get_running_loop().run_in_executor(None, kill_all)
+
+    async def main():
+        wa, _ = await h.open_chat(s, pair.room, pair.a)
+        wb, _ = await h.open_chat(s, pair.room, pair.b)
+        done = asyncio.Event()
+        k = asyncio.create_task(killer(done))
+        received = []
+
+        async def bob():
+            while len(received) < total:
+                received.append((await h.recv_type(wb, "message", timeout=30))["message"])
+
+        b = asyncio.create_task(bob())
+        for i in range(total):
+            await send(wa, "m%03d" % i, "k-%03d" % i)
+            if i % 10 == 9:
+                await asyncio.sleep(0.01)
+        acks = await own_copies(wa, total, timeout=30)
+        await asyncio.wait_for(b, 30)
+        done.set()
+        await k
+        # Nothing more arrives: no message was delivered twice.
+        with pytest.raises(asyncio.TimeoutError):
+            extra = await asyncio.wait_for(wb.recv(), 1.0)
+            if json.loads(extra).get("type") != "message":
+                raise asyncio.TimeoutError
+        await wa.close()
+        await wb.close()
+        return acks, received
+
+    acks, received = h.run(main())
+    assert kills, "no connection was killed: the test proved nothing"
+    assert "MariaDB connection lost" in s.log_text()
+    assert sorted(acks) == ["k-%03d" % i for i in range(total)]
+    assert all(len(v) == 1 for v in acks.values()), "a message was acknowledged twice"
+    assert [m["content"] for m in received] == ["m%03d" % i for i in range(total)]
+    ids = [m["id"] for m in received]
+    assert ids == sorted(ids) and len(set(ids)) == total
+    assert [acks["k-%03d" % i][0]["id"] for i in range(total)] == ids
+    rows = db.sql("SELECT COUNT(*), COUNT(DISTINCT temp_id), MIN(id), MAX(id) FROM messages "
+                  "WHERE room_id = ?", pair.room)
+    assert rows == [(str(total), str(total), str(ids[0]), str(ids[-1]))], rows
