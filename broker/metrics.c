@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "metrics.h"
 #include "order.h"
+#include "recent.h"
 #include "roomlist.h"
 #include "stats.h"
 #include "supervise.h"
@@ -95,6 +96,12 @@ metrics_render(struct buf *b)
 		{ "chatd_room_list_reads_total", "counter",
 		    "Users' room lists read from the database.",
 		    stats.roomlist_reads },
+		{ "chatd_message_cache_rooms", "gauge",
+		    "Rooms whose newest messages and counts are held in "
+		    "memory.", recent_rooms() },
+		{ "chatd_message_cache_evictions_total", "counter",
+		    "Rooms dropped from that cache as least recently used.",
+		    stats.recent_evicted },
 		{ "chatd_workers", "gauge", "Running worker processes.",
 		    (unsigned long long)nw },
 		{ "chatd_uptime_seconds", "gauge", "Seconds since start.",

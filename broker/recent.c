@@ -10,10 +10,14 @@
  * during a load cannot be merged that way, so the load starts over.
  *
  * Memory: at most RECENT_MAX messages per room that was asked about; a
- * room nobody asks about over REST costs nothing.
- * XXX Nothing is evicted: a broker that serves millions of distinct rooms
- * between restarts wants an LRU here.
+ * room nobody asks about over REST costs nothing.  Ready states are kept
+ * in order of last use, and loading one more than message_cache_rooms
+ * drops the least recently used, which is loaded again if asked about.
+ * A state used within RECENT_MIN_IDLE_MS stays even over the limit: a
+ * rooms list may be waiting for it along with others still loading.
  */
+#include <sys/queue.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +31,11 @@
 #include "order.h"
 #include "recent.h"
 #include "room.h"
+#include "stats.h"
 
+#define RECENT_MIN_IDLE_MS	1000
 #define RECENT_KEEP	40	/* newest messages kept after a trim; two pages */
-#define RECENT_MAX	80	/* trim when a room holds this many */
+#define RECENT_MAX	64	/* trim at this many: a power of 2, no slack */
 
 enum rs_state {
 	RS_LOADING = 0,
@@ -59,11 +65,39 @@ struct rstate {
 	struct rlist	 rs_recent;
 	struct rlist	 rs_pend;	/* loading: committed meanwhile */
 	struct rwait	*rs_waiters;
+	TAILQ_ENTRY(rstate) rs_lru;	/* ready states only */
+	int64_t		 rs_used_ms;
 };
 
-static struct hmap	states;
+TAILQ_HEAD(rstate_lru, rstate);
+
+static struct hmap		states;
+static struct rstate_lru	lru = TAILQ_HEAD_INITIALIZER(lru);
+static size_t			nready;
 
 static void	load_start(struct rstate *);
+static void	state_free(struct rstate *);
+
+/* Drop the least recently used states over the limit. */
+static void
+evict(void)
+{
+	struct rstate	*rs;
+	size_t		 max = (size_t)broker->b_conf.message_cache_rooms;
+	int64_t		 now = now_ms();
+
+	while (nready > max && (rs = TAILQ_LAST(&lru, rstate_lru)) != NULL &&
+	    now - rs->rs_used_ms >= RECENT_MIN_IDLE_MS) {
+		state_free(rs);
+		stats.recent_evicted++;
+	}
+}
+
+size_t
+recent_rooms(void)
+{
+	return nready;
+}
 
 void
 recent_msg_clear(struct rmsg *m)
@@ -127,12 +161,24 @@ rlist_lower(const struct rlist *l, uint64_t id)
 	return lo;
 }
 
+/* rs is in use: it goes to the head of the eviction order. */
+static void
+touch(struct rstate *rs)
+{
+	rs->rs_used_ms = now_ms();
+	TAILQ_REMOVE(&lru, rs, rs_lru);
+	TAILQ_INSERT_HEAD(&lru, rs, rs_lru);
+}
+
 static struct rstate *
 ready_state(uint64_t room_id)
 {
 	struct rstate	*rs = hmap_get(&states, room_id);
 
-	return rs != NULL && rs->rs_state == RS_READY ? rs : NULL;
+	if (rs == NULL || rs->rs_state != RS_READY)
+		return NULL;
+	touch(rs);
+	return rs;
 }
 
 int
@@ -144,6 +190,10 @@ recent_ready(uint64_t room_id)
 static void
 state_free(struct rstate *rs)
 {
+	if (rs->rs_state == RS_READY) {
+		TAILQ_REMOVE(&lru, rs, rs_lru);
+		nready--;
+	}
 	hmap_del(&states, rs->rs_room);
 	rlist_clear(&rs->rs_recent);
 	rlist_clear(&rs->rs_pend);
@@ -188,9 +238,10 @@ recent_load(const struct room *r, recent_load_cb *cb, void *arg)
 	struct rstate	*rs;
 
 	if ((rs = hmap_get(&states, r->r_id)) != NULL) {
-		if (rs->rs_state == RS_READY)
+		if (rs->rs_state == RS_READY) {
+			touch(rs);
 			cb(1, arg);
-		else if (add_waiter(rs, cb, arg) == -1)
+		} else if (add_waiter(rs, cb, arg) == -1)
 			cb(-1, arg);
 		return;
 	}
@@ -289,6 +340,10 @@ load_merge(struct rstate *rs)
 	rlist_clear(&rs->rs_pend);
 	rlist_trim(&rs->rs_recent);
 	rs->rs_state = RS_READY;
+	rs->rs_used_ms = now_ms();
+	TAILQ_INSERT_HEAD(&lru, rs, rs_lru);
+	nready++;
+	evict();
 }
 
 static void
@@ -386,6 +441,7 @@ recent_committed(const struct pmsg *pm)
 			goto lost;
 		return;
 	}
+	touch(rs);
 	rs->rs_count++;
 	rs->rs_unread[sender_index(rs, m.sender)]++;
 	if (rlist_push(&rs->rs_recent, &m) == -1)
@@ -418,6 +474,7 @@ recent_set_status(uint64_t room_id, uint64_t msg_id, int status,
 		rs->rs_reload = 1;
 		return;
 	}
+	touch(rs);
 	l = &rs->rs_recent;
 	i = rlist_lower(l, msg_id);
 	if (i == l->l_n || l->l_msgs[i].id != msg_id) {

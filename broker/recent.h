@@ -42,6 +42,8 @@ struct rmsg {
 /* ok: 1 = loaded, -1 = database error. */
 typedef void	recent_load_cb(int ok, void *arg);
 
+/* Rooms whose state is in memory. */
+size_t	recent_rooms(void);
 /* 1 if the room's state is in memory. */
 int	recent_ready(uint64_t room_id);
 /* Load it (the room must be cached); cb runs once it is ready, perhaps

@@ -37,6 +37,7 @@ struct bstats {
 	uint64_t	refused[REFUSED_MAX];
 	uint64_t	worker_restarts;
 	uint64_t	roomlist_reads;		/* users' room lists read from MariaDB */
+	uint64_t	recent_evicted;		/* rooms' message state dropped */
 };
 
 extern struct bstats	stats;

@@ -64,6 +64,8 @@ static const struct keyword keywords[] = {
 	    1000000),
 	KINT("max_header_size", max_header_size, CFG_WORKER, 1024, 1048576),
 	KINT("max_reconnect_attempts", max_reconnect_attempts, CFG_WORKER, 0, 1000),
+	KINT("message_cache_rooms", message_cache_rooms, CFG_BROKER, 1,
+	    100000000),
 	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 1000000),
 	KSTR("pid_file", pid_file, CFG_BROKER),
 	KINT("ping_timeout", ping_timeout, CFG_WORKER, 1, 86400),
@@ -122,6 +124,8 @@ config_defaults(struct config *c)
 	/* Rooms the application inserts show within a second, and a
 	 * client polling its rooms list costs MariaDB one query a second. */
 	c->room_list_lifetime = 1;
+	/* About 10 KiB each with short messages: some 200 MiB when full. */
+	c->message_cache_rooms = 20000;
 	c->max_connections = 8192;
 	c->max_connections_per_ip = 0;
 	c->header_timeout = 10;

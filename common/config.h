@@ -60,6 +60,7 @@ struct config {
 	char			cors_origins[1024];	/* space-separated, "*" = any */
 	int			rest_timeout;		/* seconds to wait for the broker */
 	int			room_list_lifetime;	/* seconds a user's rooms are kept */
+	int			message_cache_rooms;	/* rooms' newest messages kept */
 	/* Daemon: TLS, privileges, logging, limits, admin listener. */
 	char			tls_certificate[256];	/* PEM chain, read by workers */
 	char			tls_key[256];

@@ -467,6 +467,50 @@ def test_unread_counts_move(chatd_factory, pair, db):
     check_message(by_id[b_ids[2]], status="sent")
 
 
+def test_message_cache_is_bounded(chatd_factory, db):
+    """With message_cache_rooms 2, loading a third room drops the least
+    recently used one (unless it was used within the last second), and a
+    dropped room answers as before: counts and pages come back from
+    MariaDB."""
+    from test_operations import scrape
+    pairs = [Pair(db) for _ in range(4)]
+    # Rows written before chatd starts, so that no room is loaded yet.
+    top = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM messages"))
+    for i, p in enumerate(pairs):
+        for k in range(3):
+            db.sql("INSERT INTO messages (id, room_id, sender_id, content, sent_at,"
+                   " created_at, updated_at) VALUES (?, ?, ?, ?, NOW(3), NOW(3), NOW(3))",
+                   top + 1 + 3 * i + k, p.room, p.b, "old %d" % k)
+    admin = h.free_port()
+    s = chatd_factory(message_cache_rooms=2, admin_listen="127.0.0.1:%d" % admin)
+
+    def held():
+        m = scrape(admin)
+        return m["chatd_message_cache_rooms"], m["chatd_message_cache_evictions_total"]
+
+    assert held() == (0, 0)
+    for p in pairs[:2]:
+        assert unread(s, p.ta, p.room) == 3
+    assert held() == (2, 0)
+    time.sleep(1.1)
+    for p in pairs[2:]:
+        assert unread(s, p.ta, p.room) == 3
+    assert held() == (2, 2), "rooms 0 and 1 should have made way"
+    # Room 0 is read again from MariaDB, with what is posted now.
+    later = post_many(s, pairs[0].tb, pairs[0].room, 2, "later ")
+    assert unread(s, pairs[0].ta, pairs[0].room) == 5
+    page = api(s, "GET", "rooms/%d/messages/" % pairs[0].room, pairs[0].ta).json
+    assert page["count"] == 5, page
+    assert [m["content"] for m in page["results"]] == \
+        ["later 1", "later 0", "old 2", "old 1", "old 0"], page
+    assert page["results"][0]["id"] == later[-1]
+    # Rooms 2 and 3 were used within the second: kept, over the limit.
+    assert held() == (3, 2)
+    time.sleep(1.1)
+    assert unread(s, pairs[1].ta, pairs[1].room) == 3
+    assert held() == (2, 4)
+
+
 # ---------------------------------------------------------------------------
 # stats and health
 

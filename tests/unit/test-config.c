@@ -45,6 +45,7 @@ static const struct {
 	FS("jwt_secret", jwt_secret),
 	FS("jwt_user_claim", jwt_user_claim),
 	FI("max_reconnect_attempts", max_reconnect_attempts),
+	FI("message_cache_rooms", message_cache_rooms),
 	FI("message_size_limit", message_size_limit),
 	FS("pid_file", pid_file),
 	FI("ping_timeout", ping_timeout),
@@ -125,6 +126,7 @@ static const struct {
 	{ "nlisten", "0" },
 	{ "rest_timeout", "10" },
 	{ "room_list_lifetime", "1" },
+	{ "message_cache_rooms", "20000" },
 	{ "public_url", "" },
 	{ "cors_origins", "" },
 };
@@ -234,6 +236,10 @@ static const struct {
 	    "is not a number from 0 to 86400", NULL },
 	{ "room_list_lifetime with a unit", "room_list_lifetime", "1s", 0, -1,
 	    "\"1s\" is not a number", NULL },
+	{ "message_cache_rooms of one", "message_cache_rooms", "1", 0, 0,
+	    "1", NULL },
+	{ "message_cache_rooms zero", "message_cache_rooms", "0", 0, -1,
+	    "is not a number from 1 to 100000000", NULL },
 
 	/* strings */
 	{ "jwt_algorithm", "jwt_algorithm", "HS512", 0, 0, "HS512", NULL },
@@ -615,7 +621,7 @@ static const char *const broker_keys[] = {
 	"database_password", "database_port", "database_socket",
 	"database_user", "listen", "pid_file", "syslog_facility",
 	"worker_path", "workers", "typing_timeout", "admin_listen", "group",
-	"log_file", "user", "room_list_lifetime",
+	"log_file", "user", "room_list_lifetime", "message_cache_rooms",
 };
 
 #define NWORKER	(sizeof(worker_keys) / sizeof(worker_keys[0]))
@@ -650,6 +656,7 @@ static const char *const sample[][2] = {
 	{ "user", "chatd" },
 	{ "log_file", "/var/log/chatd.log" },
 	{ "room_list_lifetime", "5" },
+	{ "message_cache_rooms", "300" },
 };
 
 static void
