@@ -124,7 +124,7 @@ config_defaults(struct config *c)
 	/* Rooms the application inserts show within a second, and a
 	 * client polling its rooms list costs MariaDB one query a second. */
 	c->room_list_lifetime = 1;
-	/* About 10 KiB each with short messages: some 200 MiB when full. */
+	/* 7 to 10 KiB each with short messages: 130 to 200 MiB when full. */
 	c->message_cache_rooms = 20000;
 	c->max_connections = 8192;
 	c->max_connections_per_ip = 0;
