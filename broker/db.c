@@ -307,15 +307,15 @@ db_fail_or_retry(struct db *d)
 		db_down(d);
 		return;
 	}
-	if (d->d_state == DB_PREPARE ||
-	    (err == ER_NEED_REPREPARE && !j->j_reprepared)) {
+	if (d->d_state == DB_PREPARE || (err == ER_NEED_REPREPARE &&
+	    j->j_stmt != NULL && !j->j_reprepared)) {
 		/* A statement that failed to prepare must not be found by
 		 * the next job, which may be queued by the callback. */
 		snprintf(copy, sizeof(copy), "%s", errstr);
 		errstr = copy;
 		db_stmt_forget(d, d->d_cur);
 		d->d_cur = NULL;
-		if (err == ER_NEED_REPREPARE && !j->j_reprepared) {
+		if (err == ER_NEED_REPREPARE && d->d_state != DB_PREPARE) {
 			/* The table changed under the statement: once more,
 			 * freshly prepared. */
 			j->j_reprepared = 1;
@@ -450,6 +450,11 @@ db_step(struct db *d, int wait_status)
 	case DB_PREPARE:
 		if (d->d_ret != 0)
 			db_fail_or_retry(d);
+		else if (mysql_stmt_param_count(d->d_cur) !=
+		    d->d_head->j_nparams)
+			fatalx("%s: %s: %lu parameters, %u bound", d->d_name,
+			    d->d_head->j_stmt, mysql_stmt_param_count(d->d_cur),
+			    d->d_head->j_nparams);
 		else
 			db_execute_job(d, d->d_head);
 		return;

@@ -54,6 +54,7 @@ static struct dedup	*dedup_ring[DEDUP_MAX];
 static size_t		 dedup_pos;
 static struct buf	 sql;
 static int		 rowwise;	/* a failed batch is being retried row by row */
+static size_t		 rowwise_left;	/* its rows not answered yet */
 static int64_t		 batch_start_us;
 
 static void	flush(void);
@@ -70,7 +71,9 @@ order_init(uint64_t max_id)
 size_t
 order_pending(void)
 {
-	return waiting.q_len + inflight.q_len;
+	/* Rows retried one by one count until answered: shutting down
+	 * waits for them like for any batch. */
+	return waiting.q_len + inflight.q_len + rowwise_left;
 }
 
 static void
@@ -486,6 +489,7 @@ batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	 * finish (and free its row) inside db_query(). */
 	rows = inflight.q_head;
 	rowwise = 1;
+	rowwise_left = inflight.q_len;
 	inflight.q_len = 0;
 	inflight.q_head = NULL;
 	inflight.q_tail = &inflight.q_head;
@@ -512,6 +516,7 @@ row_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 
 	(void)res;
 	(void)affected;
+	rowwise_left--;
 	if (err == 0) {
 		stats.msgs_stored++;
 		stored(m, 1);

@@ -13,8 +13,10 @@
  * room nobody asks about over REST costs nothing.  Ready states are kept
  * in order of last use, and loading one more than message_cache_rooms
  * drops the least recently used, which is loaded again if asked about.
- * A state used within RECENT_MIN_IDLE_MS stays even over the limit: a
- * rooms list may be waiting for it along with others still loading.
+ * A state used within rest_timeout stays even over the limit: a request
+ * may still be waiting for it along with others still loading.  The
+ * times are the monotonic clock's: a clock set back or forward must
+ * neither stop eviction nor drop what is in use.
  */
 #include <sys/queue.h>
 
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker.h"
 #include "db.h"
@@ -33,7 +36,6 @@
 #include "room.h"
 #include "stats.h"
 
-#define RECENT_MIN_IDLE_MS	1000
 #define RECENT_KEEP	40	/* newest messages kept after a trim; two pages */
 #define RECENT_MAX	64	/* trim at this many: a power of 2, no slack */
 
@@ -78,16 +80,26 @@ static size_t			nready;
 static void	load_start(struct rstate *);
 static void	state_free(struct rstate *);
 
-/* Drop the least recently used states over the limit. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Make room for one more ready state: drop the least recently used. */
 static void
 evict(void)
 {
 	struct rstate	*rs;
 	size_t		 max = (size_t)broker->b_conf.message_cache_rooms;
-	int64_t		 now = now_ms();
+	int64_t		 idle = (int64_t)broker->b_conf.rest_timeout * 1000;
+	int64_t		 now = mono_ms();
 
-	while (nready > max && (rs = TAILQ_LAST(&lru, rstate_lru)) != NULL &&
-	    now - rs->rs_used_ms >= RECENT_MIN_IDLE_MS) {
+	while (nready >= max && (rs = TAILQ_LAST(&lru, rstate_lru)) != NULL &&
+	    now - rs->rs_used_ms >= idle) {
 		state_free(rs);
 		stats.recent_evicted++;
 	}
@@ -165,7 +177,7 @@ rlist_lower(const struct rlist *l, uint64_t id)
 static void
 touch(struct rstate *rs)
 {
-	rs->rs_used_ms = now_ms();
+	rs->rs_used_ms = mono_ms();
 	TAILQ_REMOVE(&lru, rs, rs_lru);
 	TAILQ_INSERT_HEAD(&lru, rs, rs_lru);
 }
@@ -339,11 +351,11 @@ load_merge(struct rstate *rs)
 	}
 	rlist_clear(&rs->rs_pend);
 	rlist_trim(&rs->rs_recent);
+	evict();
 	rs->rs_state = RS_READY;
-	rs->rs_used_ms = now_ms();
+	rs->rs_used_ms = mono_ms();
 	TAILQ_INSERT_HEAD(&lru, rs, rs_lru);
 	nready++;
-	evict();
 }
 
 static void

@@ -469,9 +469,9 @@ def test_unread_counts_move(chatd_factory, pair, db):
 
 def test_message_cache_is_bounded(chatd_factory, db):
     """With message_cache_rooms 2, loading a third room drops the least
-    recently used one (unless it was used within the last second), and a
-    dropped room answers as before: counts and pages come back from
-    MariaDB."""
+    recently used one (unless it was used within rest_timeout, here one
+    second: a request may still wait for it), and a dropped room answers
+    as before: counts and pages come back from MariaDB."""
     from test_operations import scrape
     pairs = [Pair(db) for _ in range(4)]
     # Rows written before chatd starts, so that no room is loaded yet.
@@ -482,7 +482,8 @@ def test_message_cache_is_bounded(chatd_factory, db):
                    " created_at, updated_at) VALUES (?, ?, ?, ?, NOW(3), NOW(3), NOW(3))",
                    top + 1 + 3 * i + k, p.room, p.b, "old %d" % k)
     admin = h.free_port()
-    s = chatd_factory(message_cache_rooms=2, admin_listen="127.0.0.1:%d" % admin)
+    s = chatd_factory(message_cache_rooms=2, rest_timeout=1,
+                      admin_listen="127.0.0.1:%d" % admin)
 
     def held():
         m = scrape(admin)

@@ -6,6 +6,9 @@ real sockets.
 import asyncio
 import datetime
 import json
+import os
+import signal
+import time
 
 import pytest
 
@@ -98,6 +101,64 @@ def test_retry_after_restart_is_the_stored_message(chatd_factory, pair, db):
     assert counts == [("keep-1", "1"), ("keep-2", "1")], counts
     # The path taken: MariaDB's unique key refused the batch.
     assert "retrying row by row" in second.log_text()
+
+
+def test_shutdown_waits_for_rows_retried_one_by_one(chatd_factory, pair, db):
+    """A batch refused for a retried message is written again row by row;
+    SIGTERM then waits for those rows like for any batch, so the message
+    sent beside the retry is stored before chatd exits."""
+    first = chatd_factory()
+
+    async def before():
+        wa, _ = await h.open_chat(first, pair.room, pair.a)
+        await send(wa, "sent once", "dup-1")
+        await h.recv_type(wa, "message")
+        await wa.close()
+
+    h.run(before())
+    first.stop()
+    s = chatd_factory()
+    top = int(db.scalar("SELECT MAX(id) FROM messages"))
+    # Row locks on the ids chatd gives next (top + 1 and top + 3), taken
+    # by rows of our own that are never committed.
+    locks = [db.session(), db.session()]
+    for lock, mid in zip(locks, (top + 1, top + 3)):
+        lock.execute("BEGIN")
+        lock.execute("INSERT INTO messages (id, room_id, sender_id, content, sent_at,"
+                     " created_at, updated_at) VALUES (?, ?, ?, 'lock', NOW(3), NOW(3),"
+                     " NOW(3))", mid, pair.room, pair.b)
+
+    async def main():
+        wa, _ = await h.open_chat(s, pair.room, pair.a)
+        await send(wa, "first", "a-1")            # top + 1: waits for locks[0]
+        await asyncio.sleep(0.5)
+        await send(wa, "sent once", "dup-1")      # top + 2: a retry
+        await send(wa, "beside it", "b-1")        # top + 3: locks[1]
+        await asyncio.sleep(0.5)
+        locks[0].execute("ROLLBACK")
+        # The batch of the retry and b-1 fails on the retry's key; the
+        # retry is answered by its stored twin, b-1 waits for locks[1].
+        got = await own_copies(wa, 2)
+        assert sorted(got) == ["a-1", "dup-1"], got
+        os.kill(s.pid, signal.SIGTERM)
+        await asyncio.sleep(1.0)
+        assert s.running(), "chatd exited with a row still being written"
+        locks[1].execute("ROLLBACK")
+        try:
+            await wa.close()
+        except Exception:
+            pass
+
+    try:
+        h.run(main())
+        assert s.wait_exit(20) == 0
+    finally:
+        for lock in locks:
+            lock.close()
+    rows = db.sql("SELECT temp_id, COUNT(*) FROM messages WHERE sender_id = ?"
+                  " GROUP BY temp_id ORDER BY temp_id", pair.a)
+    assert rows == [("a-1", "1"), ("b-1", "1"), ("dup-1", "1")], rows
+    assert "retrying row by row" in s.log_text()
 
 
 KILLER_USER = "chatd_killed"
