@@ -27,6 +27,7 @@ struct bconn {
 	int		 c_room_looked;
 	struct bconn	*c_room_next;
 	int64_t		 c_opened_ms;
+	unsigned	 c_lookups;	/* status lookups waiting in MariaDB */
 };
 
 static inline uint64_t

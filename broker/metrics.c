@@ -88,6 +88,11 @@ metrics_render(struct buf *b)
 		    stats.status_rows },
 		{ "chatd_status_batches_total", "counter",
 		    "Status UPDATEs committed.", stats.status_batches },
+		{ "chatd_status_lookups_total", "counter",
+		    "Status requests for messages not in memory, looked up "
+		    "in the database.", stats.status_lookups },
+		{ "chatd_status_lookup_queries_total", "counter",
+		    "SELECTs those lookups took.", stats.status_lookup_queries },
 		{ "chatd_worker_restarts_total", "counter",
 		    "Workers that died and were started again.",
 		    stats.worker_restarts },

@@ -33,6 +33,8 @@ struct bstats {
 	uint64_t	status_changes;		/* delivered/read changes stored */
 	uint64_t	status_rows;		/* messages rows those updated */
 	uint64_t	status_batches;		/* UPDATEs that wrote them */
+	uint64_t	status_lookups;		/* older messages asked of MariaDB */
+	uint64_t	status_lookup_queries;	/* SELECTs that asked */
 	uint64_t	conns_opened;
 	uint64_t	refused[REFUSED_MAX];
 	uint64_t	worker_restarts;

@@ -20,6 +20,7 @@
 #include "fanout.h"
 #include "grow.h"
 #include "hmap.h"
+#include "json.h"
 #include "log.h"
 #include "recent.h"
 #include "room.h"
@@ -29,6 +30,9 @@
 #define RECENT_MAX	65536
 #define BATCH_MAX	2000
 #define BATCH_ROWS	20000	/* changes per UPDATE, about 2 MiB of SQL */
+#define LOOKUP_BATCH	1000	/* messages per SELECT of older messages */
+#define LOOKUP_MAX	100000	/* waiting in all; more are "try again" */
+#define LOOKUP_CONN_MAX	5000	/* waiting for one connection */
 
 struct recent {
 	uint64_t	e_id;		/* 0 = free slot */
@@ -57,6 +61,13 @@ struct lookup {
 	int		lk_status;
 };
 
+/* Lookups in arrival order: [l_head, l_head + l_inflight) are in the
+ * SELECT in flight, the rest up to l_len wait for the next one. */
+struct lookups {
+	struct lookup	*l_rows;
+	size_t		 l_head, l_inflight, l_len, l_cap;
+};
+
 static struct recent	ring[RECENT_MAX];
 static size_t		ring_pos;
 static size_t		inflight_rows;	/* messages the batch in flight updates */
@@ -64,6 +75,8 @@ static struct hmap	recent_map;
 static struct cbatch	waiting, inflight;
 static struct cbatch	sorted;		/* flush()'s scratch */
 static struct buf	sql;
+static struct lookups	lookups;
+static struct buf	lsql;		/* lookup_flush()'s SELECT */
 
 size_t
 status_pending(void)
@@ -112,6 +125,7 @@ ms_sql(struct buf *b, int64_t ms)
 }
 
 static void	flush(void);
+static void	lookup_flush(void);
 
 static void
 batch_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
@@ -305,31 +319,90 @@ decide(struct bconn *c, struct recent *e, int status)
 	flush();
 }
 
+/* The batch of lookups in flight answered: decide each one. */
 static void
-lookup_cb(MYSQL_RES *res, unsigned err, const char *errstr,
+lookups_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
-	struct lookup	*lk = arg;
-	struct bconn	*c = conn_get(lk->lk_conn);
-	struct recent	*e = NULL;
+	struct lookup	 lk;
+	struct bconn	*c;
+	struct recent	*e;
 	MYSQL_ROW	 row;
+	size_t		 i, end = lookups.l_head + lookups.l_inflight;
 
 	(void)affected;
+	(void)arg;
 	if (err != 0)
-		log_warnx("%s: message %" PRIu64 ": %s", __func__, lk->lk_msg,
-		    errstr);
-	else if ((row = db_row(res)) != NULL)
-		e = recent_put(lk->lk_msg, strtoull(row[0], NULL, 10),
-		    strtoull(row[1], NULL, 10), atoi(row[2]));
-	if (c != NULL && c->c_state == BC_OPEN) {
-		if (e != NULL)
-			decide(c, e, lk->lk_status);
-		else if (err != 0)
+		log_warnx("%s: %zu status lookups failed: %s", __func__,
+		    lookups.l_inflight, errstr);
+	while ((row = db_row(res)) != NULL)
+		if (recent_put(strtoull(row[0], NULL, 10),
+		    strtoull(row[1], NULL, 10), strtoull(row[2], NULL, 10),
+		    atoi(row[3])) == NULL)
+			log_warnx("%s: out of memory", __func__);
+	for (i = lookups.l_head; i < end; i++) {
+		lk = lookups.l_rows[i];
+		if ((c = conn_get(lk.lk_conn)) == NULL)
+			continue;
+		if (c->c_lookups > 0)
+			c->c_lookups--;
+		if (c->c_state != BC_OPEN)
+			continue;
+		if (err != 0)
 			fanout_conn_error(c, "Status update failed, try again");
-		else
+		else if ((e = hmap_get(&recent_map, lk.lk_msg)) == NULL)
 			fanout_conn_error(c, "Message not found");
+		else
+			decide(c, e, lk.lk_status);
 	}
-	free(lk);
+	lookups.l_head = end;
+	lookups.l_inflight = 0;
+	lookup_flush();
+}
+
+/*
+ * Ask MariaDB about the next LOOKUP_BATCH waiting messages in one SELECT;
+ * one at a time, so requests and loads that share the read connection
+ * wait behind one batch at most.
+ */
+static void
+lookup_flush(void)
+{
+	size_t	i, n = lookups.l_len - lookups.l_head;
+	char	num[24], *p;
+
+	if (lookups.l_inflight > 0)
+		return;
+	if (n == 0) {
+		lookups.l_head = lookups.l_len = 0;
+		return;
+	}
+	if (lookups.l_head > lookups.l_len / 2) {
+		memmove(lookups.l_rows, lookups.l_rows + lookups.l_head,
+		    n * sizeof(*lookups.l_rows));
+		lookups.l_head = 0;
+		lookups.l_len = n;
+	}
+	if (n > LOOKUP_BATCH)
+		n = LOOKUP_BATCH;
+	buf_reset(&lsql);
+	sql_text(&lsql, "SELECT id, room_id, sender_id, status FROM messages"
+	    " WHERE id IN (");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_add(&lsql, ",", 1);
+		p = fmt_u64(num + sizeof(num),
+		    lookups.l_rows[lookups.l_head + i].lk_msg);
+		buf_add(&lsql, p, num + sizeof(num) - p);
+	}
+	buf_add(&lsql, ")", 1);
+	lookups.l_inflight = n;
+	stats.status_lookups += n;
+	stats.status_lookup_queries++;
+	/* The answer may come inside db_query(). */
+	if (lsql.b_err || db_query(broker->b_dbr, (char *)lsql.b_data,
+	    lsql.b_len, lookups_done_cb, NULL) == -1)
+		fatalx("%s: out of memory", __func__);
 }
 
 void
@@ -337,26 +410,24 @@ status_request(struct bconn *c, uint64_t msg_id, int status)
 {
 	struct recent	*e;
 	struct lookup	*lk;
-	char		 q[128];
-	int		 n;
 
 	if ((e = hmap_get(&recent_map, msg_id)) != NULL) {
 		decide(c, e, status);
 		return;
 	}
-	if ((lk = malloc(sizeof(*lk))) == NULL) {
+	if (c->c_lookups >= LOOKUP_CONN_MAX ||
+	    lookups.l_len - lookups.l_head >= LOOKUP_MAX ||
+	    grow(&lookups.l_rows, &lookups.l_cap, lookups.l_len + 1, 64,
+	    sizeof(*lookups.l_rows)) == -1) {
 		fanout_conn_error(c, "Status update failed, try again");
 		return;
 	}
+	lk = &lookups.l_rows[lookups.l_len++];
 	lk->lk_conn = c->c_key;
 	lk->lk_msg = msg_id;
 	lk->lk_status = status;
-	n = snprintf(q, sizeof(q), "SELECT room_id, sender_id, status FROM "
-	    "messages WHERE id = %" PRIu64, msg_id);
-	if (db_query(broker->b_dbr, q, n, lookup_cb, lk) == -1) {
-		free(lk);
-		fanout_conn_error(c, "Status update failed, try again");
-	}
+	c->c_lookups++;
+	lookup_flush();
 }
 
 void

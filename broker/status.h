@@ -5,9 +5,12 @@
  * forward, never backward; read implies delivered.  A repeated or
  * backward update changes nothing and tells nobody.  To decide, the
  * broker keeps a bounded index of recent messages (room, sender, status)
- * and asks MariaDB, on the read connection, about older ones.  Accepted
- * changes are written in batches on the write connection (one UPDATE per
- * batch, the next batch when it returns) and announced after the write.
+ * and asks MariaDB, on the read connection, about older ones: up to a
+ * thousand in one SELECT, one SELECT at a time, so a client marking many
+ * old messages (or flooding unknown ids) holds up nobody's reads.
+ * Accepted changes are written in batches on the write connection (one
+ * UPDATE per batch, the next batch when it returns) and announced after
+ * the write.
  */
 #ifndef CHATD_STATUS_H
 #define CHATD_STATUS_H

@@ -171,6 +171,73 @@ def test_status_of_message_not_in_memory(chatd_factory, pair, db):
     assert status_row(db, mid) == (2, True, False)
 
 
+def test_many_old_messages_looked_up_in_batches(chatd_factory, pair, db):
+    """2 500 messages stored before chatd started, all marked read at once,
+    and 50 ids that exist nowhere: every stored one is moved and
+    announced in order, every unknown one is answered "Message not found",
+    and lookups that pile up go to MariaDB a thousand to a SELECT."""
+    from test_operations import scrape
+    n, unknown = 2500, 50
+    top = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM messages"))
+    ids = list(range(top + 1, top + 1 + n))
+    values = ",".join("(%d, %d, %d, 'old %d', 1, NOW(3), NOW(3))" % (mid, pair.room, pair.a, mid)
+                      for mid in ids)
+    db.sql("INSERT INTO messages (id, room_id, sender_id, content, status, created_at,"
+           " updated_at) VALUES " + values)
+    admin = h.free_port()
+    s = chatd_factory(admin_listen="127.0.0.1:%d" % admin)
+    missing = [top + 1000000 + k for k in range(unknown)]
+    lock = db.session()
+
+    async def main():
+        wa, wb = await open_pair(s, pair)
+        before = scrape(admin)
+        asked = []
+        for k, mid in enumerate(ids):
+            asked.append(mid)
+            if k % 50 == 0:
+                asked.append(missing[k // 50])
+        # The first SELECT waits for the table lock; the rest pile up.
+        lock.execute("LOCK TABLES messages WRITE")
+        for mid in asked:
+            await send_json(wb, type="message_read", message_id=mid)
+        await asyncio.sleep(1.0)
+        lock.execute("UNLOCK TABLES")
+        # Bob hears of his own changes too; reading them all lets his
+        # connection close without a backlog.
+        errors = told_bob = 0
+        while errors < unknown or told_bob < n:
+            m = await h.recv_json(wb, 30)
+            if m.get("type") == "error":
+                assert m["message"] == "Message not found", m
+                errors += 1
+            elif m.get("type") == "message_status_update":
+                told_bob += 1
+        seen = []
+        while len(seen) < n:
+            m = await h.recv_json(wa, 30)
+            if m.get("type") == "message_status_update":
+                assert m["status"] == "read", m
+                seen.append(m["message_id"])
+        after = scrape(admin)
+        await close_all(wa, wb)
+        return seen, before, after
+
+    try:
+        seen, before, after = h.run(main(), timeout=120)
+    finally:
+        lock.close()
+    assert seen == ids, "announced out of order or incompletely"
+    looked = after["chatd_status_lookups_total"] - before["chatd_status_lookups_total"]
+    queries = (after["chatd_status_lookup_queries_total"]
+               - before["chatd_status_lookup_queries_total"])
+    assert looked == n + unknown, (looked, queries)
+    # One for the first request, then 2 549 a thousand at a time.
+    assert queries <= 5, "%d lookups took %d SELECTs" % (looked, queries)
+    assert db.scalar("SELECT COUNT(*) FROM messages WHERE room_id = ? AND status = 3",
+                     pair.room) == str(n)
+
+
 def test_typing_expires(chatd_factory, pair):
     s = chatd_factory(typing_timeout=1)
 
