@@ -238,6 +238,38 @@ def test_many_old_messages_looked_up_in_batches(chatd_factory, pair, db):
                      pair.room) == str(n)
 
 
+def test_lookups_one_connection_may_pile_up_are_bounded(chatd_factory, pair, db):
+    """A client that floods status requests for unknown ids while MariaDB
+    is slow gets 5 000 of them looked up and "try again" for the rest;
+    every request gets an answer and the connection stays usable."""
+    s = chatd_factory()
+    flood, limit = 5100, 5000
+    lock = db.session()
+
+    async def main():
+        wa, wb = await open_pair(s, pair)
+        lock.execute("LOCK TABLES messages WRITE")
+        for k in range(flood):
+            await send_json(wb, type="message_read", message_id=10 ** 12 + k)
+        await asyncio.sleep(1.0)
+        lock.execute("UNLOCK TABLES")
+        answers = {}
+        while sum(answers.values()) < flood:
+            m = await h.recv_json(wb, 30)
+            assert m.get("type") == "error", m
+            answers[m["message"]] = answers.get(m["message"], 0) + 1
+        await still_usable(wb)
+        await close_all(wa, wb)
+        return answers
+
+    try:
+        answers = h.run(main(), timeout=120)
+    finally:
+        lock.close()
+    assert answers == {"Message not found": limit,
+                       "Status update failed, try again": flood - limit}, answers
+
+
 def test_typing_expires(chatd_factory, pair):
     s = chatd_factory(typing_timeout=1)
 
