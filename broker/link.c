@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "order.h"
 #include "presence.h"
+#include "profile.h"
 #include "replay.h"
 #include "query.h"
 #include "room.h"
@@ -63,6 +64,14 @@ conn_lookup_cb(int found, void *arg)
 	conn_resolve(c);
 }
 
+/* A background read of a user's names needs no answer. */
+static void
+names_read_cb(int ok, void *arg)
+{
+	(void)ok;
+	(void)arg;
+}
+
 /*
  * Decide on a new connection once the user and room are known; looks up
  * whatever the cache misses first.  Unknown user beats unknown room: an
@@ -97,6 +106,11 @@ conn_resolve(struct bconn *c)
 		conn_refuse(c, CLOSE_FORBIDDEN, "Not a participant");
 		return;
 	}
+	/* Names read long ago are read again, in the background: this
+	 * connection is admitted with the cached ones. */
+	if (now_ms() - u->u_names_ms >= profile_lifetime_ms() &&
+	    !profile_ready(c->c_user))
+		profile_load(c->c_user, names_read_cb, NULL);
 	stats.conns_opened++;
 	c->c_state = BC_OPEN;
 	c->c_room = r;

@@ -13,6 +13,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "profile.h"
+#include "room.h"
 
 struct profile {
 	int64_t	 p_loaded_ms;
@@ -42,7 +43,19 @@ profile_ready(uint64_t user)
 {
 	struct profile	*p = hmap_get(&profiles, user);
 
-	return p != NULL && now_ms() - p->p_loaded_ms < PROFILE_TTL_S * 1000;
+	return p != NULL && now_ms() - p->p_loaded_ms < profile_lifetime_ms();
+}
+
+int
+profile_cached(uint64_t user)
+{
+	return hmap_get(&profiles, user) != NULL;
+}
+
+int64_t
+profile_lifetime_ms(void)
+{
+	return (int64_t)broker->b_conf.profile_lifetime * 1000;
 }
 
 const char *
@@ -104,6 +117,8 @@ profile_loaded_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		if (profile_store(pr->pr_user, row ? row[0] : NULL,
 		    row ? row[1] : NULL) == -1)
 			ok = -1;
+		if (row != NULL)
+			user_rename(pr->pr_user, row[2], row[3]);
 	}
 	req_unlink(pr);
 	pr->pr_cb(ok, pr->pr_arg);
@@ -125,8 +140,8 @@ profile_load(uint64_t user, profile_load_cb *cb, void *arg)
 	pr->pr_cb = cb;
 	pr->pr_arg = arg;
 	n = snprintf(q, sizeof(q), "SELECT image_urls,"
-	    " FLOOR(UNIX_TIMESTAMP(last_seen) * 1000) FROM users WHERE id = %"
-	    PRIu64, user);
+	    " FLOOR(UNIX_TIMESTAMP(last_seen) * 1000), username, display_name"
+	    " FROM users WHERE id = %" PRIu64, user);
 	if ((pr->pr_next = inflight) != NULL)
 		inflight->pr_prevp = &pr->pr_next;
 	pr->pr_prevp = &inflight;

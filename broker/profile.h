@@ -1,22 +1,25 @@
 /*
  * profile.h - the parts of a user that only the REST API shows: avatar
  * URLs (users.image_urls, a JSON array kept as text) and the last_seen
- * column.  Kept for PROFILE_TTL_S, then read again, so an avatar changed
- * by the application shows within that time.  Whether a user is online
- * is room.c's business (struct user), not this module's.
+ * column.  Kept for profile_lifetime, then read again, so an avatar changed
+ * by the application shows within that time; the same read brings the
+ * user's names, for room.c's cache.  Whether a user is online is
+ * room.c's business (struct user), not this module's.
  */
 #ifndef CHATD_PROFILE_H
 #define CHATD_PROFILE_H
 
 #include <stdint.h>
 
-#define PROFILE_TTL_S	60
-
 /* ok: 1 = loaded (a user with no row gets an empty profile), -1 = error. */
 typedef void	profile_load_cb(int ok, void *arg);
 
 /* 1 if the profile is in memory and fresh. */
 int		 profile_ready(uint64_t user);
+/* 1 if it is in memory, fresh or not. */
+int		 profile_cached(uint64_t user);
+/* The profile_lifetime setting, in ms. */
+int64_t		 profile_lifetime_ms(void);
 void		 profile_load(uint64_t user, profile_load_cb *, void *arg);
 /* The stored JSON text, "[]" if unknown.  Valid until the next load. */
 const char	*profile_image_urls(uint64_t user);

@@ -288,7 +288,9 @@ release(struct query *q, unsigned issued)
 static unsigned
 need_profile(struct query *q, uint64_t user)
 {
-	if (profile_ready(user))
+	/* After the first round any profile read will do: one that went
+	 * stale while others loaded must not send the query round again. */
+	if (profile_ready(user) || (q->q_rounds > 1 && profile_cached(user)))
 		return 0;
 	q->q_waits++;
 	profile_load(user, load_cb, q);

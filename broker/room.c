@@ -1,9 +1,11 @@
 /*
  * room.c - users and rooms cached from MariaDB, and room membership.
  *
- * XXX A cached user or room is never refreshed: a rename made by the
- * application shows after the broker restarts.  Rooms and users are not
- * deleted in the product, so the cache never holds a row that is gone.
+ * A room's participants never change.  A user's names do when the
+ * application renames someone: profile.c reads them again with the
+ * avatars, at most profile_lifetime after they were last read, and hands
+ * them to user_rename().  Rooms and users are not deleted in the
+ * product, so the cache never holds a row that is gone.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -60,6 +62,7 @@ user_cache(const char *id, const char *username, const char *display)
 	u->u_id = uid;
 	u->u_username = strdup_or_empty(username);
 	u->u_display_name = strdup_or_empty(display);
+	u->u_names_ms = now_ms();
 	if (u->u_username == NULL || u->u_display_name == NULL ||
 	    hmap_put(&users, uid, u) == -1) {
 		free(u->u_username);
@@ -123,6 +126,29 @@ room_cache(uint64_t id, MYSQL_ROW row)
 fail:
 	free(r);
 	return NULL;
+}
+
+void
+user_rename(uint64_t id, const char *username, const char *display)
+{
+	struct user	*u = user_get(id);
+	char		*un, *dn;
+
+	if (u == NULL || username == NULL || display == NULL)
+		return;
+	u->u_names_ms = now_ms();
+	if (strcmp(u->u_username, username) == 0 &&
+	    strcmp(u->u_display_name, display) == 0)
+		return;
+	if ((un = strdup(username)) == NULL ||
+	    (dn = strdup(display)) == NULL) {
+		free(un);
+		return;		/* the old names stay until the next read */
+	}
+	free(u->u_username);
+	free(u->u_display_name);
+	u->u_username = un;
+	u->u_display_name = dn;
 }
 
 void

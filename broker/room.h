@@ -18,6 +18,7 @@ struct user {
 	char		*u_display_name;
 	unsigned	 u_nconns;	/* live connections, all rooms, all workers */
 	int64_t		 u_last_seen_ms;	/* 0 = never connected */
+	int64_t		 u_names_ms;	/* when the names were read */
 	/* The cached rooms the user is a participant of. */
 	struct room	**u_rooms;
 	unsigned	 u_nrooms, u_rooms_cap;
@@ -41,6 +42,10 @@ typedef void	room_load_cb(int found, void *arg);
 struct user	*user_get(uint64_t id);
 struct room	*room_get(uint64_t id);
 void		 user_load(uint64_t id, room_load_cb *, void *arg);
+/* The names read again for a cached user (a rename by the application);
+ * nothing happens for a user not cached. */
+void		 user_rename(uint64_t id, const char *username,
+		    const char *display);
 void		 room_load(uint64_t id, room_load_cb *, void *arg);
 int		 room_is_participant(const struct room *, uint64_t user_id);
 void		 room_add_conn(struct room *, struct bconn *);

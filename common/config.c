@@ -69,6 +69,7 @@ static const struct keyword keywords[] = {
 	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 1000000),
 	KSTR("pid_file", pid_file, CFG_BROKER),
 	KINT("ping_timeout", ping_timeout, CFG_WORKER, 1, 86400),
+	KINT("profile_lifetime", profile_lifetime, CFG_BROKER, 0, 86400),
 	KSTR("public_url", public_url, CFG_WORKER),
 	KINT("rate_limit_messages", rate_limit_messages, CFG_WORKER, 1, 1000000),
 	KINT("rate_limit_window", rate_limit_window, CFG_WORKER, 1, 86400),
@@ -126,6 +127,9 @@ config_defaults(struct config *c)
 	c->room_list_lifetime = 1;
 	/* 7 to 10 KiB each with short messages: 130 to 200 MiB when full. */
 	c->message_cache_rooms = 20000;
+	/* A rename or a new avatar shows within a minute; a busy rooms
+	 * list reads each user at most once a minute. */
+	c->profile_lifetime = 60;
 	c->max_connections = 8192;
 	c->max_connections_per_ip = 0;
 	c->header_timeout = 10;

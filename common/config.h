@@ -61,6 +61,7 @@ struct config {
 	int			rest_timeout;		/* seconds to wait for the broker */
 	int			room_list_lifetime;	/* seconds a user's rooms are kept */
 	int			message_cache_rooms;	/* rooms' newest messages kept */
+	int			profile_lifetime;	/* seconds names, avatars are kept */
 	/* Daemon: TLS, privileges, logging, limits, admin listener. */
 	char			tls_certificate[256];	/* PEM chain, read by workers */
 	char			tls_key[256];

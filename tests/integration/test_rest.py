@@ -187,6 +187,58 @@ def test_rooms_list_shape_and_values(chatd, pair, db):
     assert other["other_participant"]["id"] == pair.a, other
 
 
+def test_renames_show_after_profile_lifetime(chatd_factory, pair, db):
+    """The application renames a user and changes the avatars: once
+    profile_lifetime has passed, REST answers show the new ones, and so do
+    chat messages, after a REST answer read the user or after the user
+    connected again."""
+    s = chatd_factory(profile_lifetime=1)
+
+    def ann_seen_by_ben():
+        return api(s, "GET", "rooms/%d/" % pair.room, pair.tb).json["other_participant"]
+
+    async def name_ben_sees(wa, wb, content):
+        await wa.send(json.dumps({"type": "message", "content": content}))
+        while True:
+            m = await h.recv_type(wb, "message")
+            if m["message"]["content"] == content:
+                return m["message"]["sender_username"]
+
+    async def main():
+        wa, _ = await h.open_chat(s, pair.room, pair.a)
+        wb, _ = await h.open_chat(s, pair.room, pair.b)
+        assert await name_ben_sees(wa, wb, "before") == pair.a_name
+        check_user(ann_seen_by_ben(), pair.a, pair.a_name, "Ann A",
+                   ["https://img.example/a1.jpg", "https://img.example/a2.jpg"], online=True)
+
+        renamed = pair.a_name + "_x"
+        db.sql("UPDATE users SET username = ?, display_name = 'Ann Renamed', image_urls = ?"
+               " WHERE id = ?", renamed, '["https://img.example/new.jpg"]', pair.a)
+        await asyncio.sleep(1.1)
+        check_user(ann_seen_by_ben(), pair.a, renamed, "Ann Renamed",
+                   ["https://img.example/new.jpg"], online=True)
+        # The REST answer read her names for chat messages too.
+        assert await name_ben_sees(wa, wb, "after rest") == renamed
+
+        # Without REST: her next connection has them read.
+        again = pair.a_name + "_y"
+        db.sql("UPDATE users SET username = ? WHERE id = ?", again, pair.a)
+        await asyncio.sleep(1.1)
+        assert await name_ben_sees(wa, wb, "still cached") == renamed
+        wa2, _ = await h.open_chat(s, pair.room, pair.a)
+        seen = []
+        for k in range(50):
+            seen.append(await name_ben_sees(wa2, wb, "probe %d" % k))
+            if seen[-1] == again:
+                break
+            await asyncio.sleep(0.1)
+        assert seen[-1] == again, seen
+        for ws in (wa, wa2, wb):
+            await ws.close()
+
+    h.run(main())
+
+
 def test_room_detail_shape_and_last_message(chatd, pair):
     r = api(chatd, "GET", "rooms/%d/" % pair.room, pair.tb)
     room = check_json_reply(r, 200)

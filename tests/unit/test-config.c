@@ -48,6 +48,7 @@ static const struct {
 	FI("message_cache_rooms", message_cache_rooms),
 	FI("message_size_limit", message_size_limit),
 	FS("pid_file", pid_file),
+	FI("profile_lifetime", profile_lifetime),
 	FI("ping_timeout", ping_timeout),
 	FS("public_url", public_url),
 	FI("rest_timeout", rest_timeout),
@@ -127,6 +128,7 @@ static const struct {
 	{ "rest_timeout", "10" },
 	{ "room_list_lifetime", "1" },
 	{ "message_cache_rooms", "20000" },
+	{ "profile_lifetime", "60" },
 	{ "public_url", "" },
 	{ "cors_origins", "" },
 };
@@ -622,6 +624,7 @@ static const char *const broker_keys[] = {
 	"database_user", "listen", "pid_file", "syslog_facility",
 	"worker_path", "workers", "typing_timeout", "admin_listen", "group",
 	"log_file", "user", "room_list_lifetime", "message_cache_rooms",
+	"profile_lifetime",
 };
 
 #define NWORKER	(sizeof(worker_keys) / sizeof(worker_keys[0]))
@@ -657,6 +660,7 @@ static const char *const sample[][2] = {
 	{ "log_file", "/var/log/chatd.log" },
 	{ "room_list_lifetime", "5" },
 	{ "message_cache_rooms", "300" },
+	{ "profile_lifetime", "5" },
 };
 
 static void
