@@ -180,10 +180,9 @@ def test_many_old_messages_looked_up_in_batches(chatd_factory, pair, db):
     n, unknown = 2500, 50
     top = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM messages"))
     ids = list(range(top + 1, top + 1 + n))
-    values = ",".join("(%d, %d, %d, 'old %d', 1, NOW(3), NOW(3))" % (mid, pair.room, pair.a, mid)
-                      for mid in ids)
     db.sql("INSERT INTO messages (id, room_id, sender_id, content, status, created_at,"
-           " updated_at) VALUES " + values)
+           " updated_at) SELECT ? + seq, ?, ?, CONCAT('old ', seq), 1, NOW(3), NOW(3)"
+           " FROM seq_1_to_%d" % n, top, pair.room, pair.a)
     admin = h.free_port()
     s = chatd_factory(admin_listen="127.0.0.1:%d" % admin)
     missing = [top + 1000000 + k for k in range(unknown)]
