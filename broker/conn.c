@@ -13,6 +13,8 @@
 
 static struct hmap	conns;
 
+static uint64_t	serials;
+
 struct bconn *
 conn_new(int worker, uint32_t id, uint64_t user, uint64_t room)
 {
@@ -26,6 +28,7 @@ conn_new(int worker, uint32_t id, uint64_t user, uint64_t room)
 	c->c_user = user;
 	c->c_room_id = room;
 	c->c_opened_ms = now_ms();
+	c->c_serial = ++serials;
 	if (hmap_get(&conns, c->c_key) != NULL ||
 	    hmap_put(&conns, c->c_key, c) == -1) {
 		free(c);

@@ -28,6 +28,9 @@ struct bconn {
 	struct bconn	*c_room_next;
 	int64_t		 c_opened_ms;
 	unsigned	 c_lookups;	/* status lookups waiting in MariaDB */
+	/* Never reused, unlike c_key: a restarted worker numbers its
+	 * connections from 1 again. */
+	uint64_t	 c_serial;
 };
 
 static inline uint64_t

@@ -47,9 +47,11 @@ profile_ready(uint64_t user)
 }
 
 int
-profile_cached(uint64_t user)
+profile_read_since(uint64_t user, int64_t since_ms)
 {
-	return hmap_get(&profiles, user) != NULL;
+	struct profile	*p = hmap_get(&profiles, user);
+
+	return p != NULL && p->p_loaded_ms >= since_ms;
 }
 
 int64_t

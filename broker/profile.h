@@ -16,8 +16,8 @@ typedef void	profile_load_cb(int ok, void *arg);
 
 /* 1 if the profile is in memory and fresh. */
 int		 profile_ready(uint64_t user);
-/* 1 if it is in memory, fresh or not. */
-int		 profile_cached(uint64_t user);
+/* 1 if it was read at or after since_ms, fresh or not. */
+int		 profile_read_since(uint64_t user, int64_t since_ms);
 /* The profile_lifetime setting, in ms. */
 int64_t		 profile_lifetime_ms(void);
 void		 profile_load(uint64_t user, profile_load_cb *, void *arg);

@@ -60,6 +60,7 @@ struct query {
 	unsigned	 q_waits;	/* loads outstanding */
 	int		 q_failed;	/* a load failed: answer 503 */
 	int		 q_rounds;
+	int64_t		 q_started_ms;
 	int		 q_user_looked;
 	int		 q_room_looked;
 	int		 q_ids_read;	/* the room list was read for us */
@@ -90,6 +91,7 @@ query_new(int worker, uint64_t req)
 		return NULL;
 	q->q_worker = worker;
 	q->q_req = req;
+	q->q_started_ms = now_ms();
 	buf_init(&q->q_out);
 	if ((q->q_next = queries) != NULL)
 		queries->q_prevp = &q->q_next;
@@ -288,9 +290,9 @@ release(struct query *q, unsigned issued)
 static unsigned
 need_profile(struct query *q, uint64_t user)
 {
-	/* After the first round any profile read will do: one that went
-	 * stale while others loaded must not send the query round again. */
-	if (profile_ready(user) || (q->q_rounds > 1 && profile_cached(user)))
+	/* A profile read for this query will do even if it went stale
+	 * while others loaded: it must not send the query round again. */
+	if (profile_ready(user) || profile_read_since(user, q->q_started_ms))
 		return 0;
 	q->q_waits++;
 	profile_load(user, load_cb, q);

@@ -136,19 +136,19 @@ user_rename(uint64_t id, const char *username, const char *display)
 
 	if (u == NULL || username == NULL || display == NULL)
 		return;
-	u->u_names_ms = now_ms();
-	if (strcmp(u->u_username, username) == 0 &&
-	    strcmp(u->u_display_name, display) == 0)
-		return;
-	if ((un = strdup(username)) == NULL ||
-	    (dn = strdup(display)) == NULL) {
-		free(un);
-		return;		/* the old names stay until the next read */
+	if (strcmp(u->u_username, username) != 0 ||
+	    strcmp(u->u_display_name, display) != 0) {
+		if ((un = strdup(username)) == NULL ||
+		    (dn = strdup(display)) == NULL) {
+			free(un);
+			return;	/* the old names stay until the next read */
+		}
+		free(u->u_username);
+		free(u->u_display_name);
+		u->u_username = un;
+		u->u_display_name = dn;
 	}
-	free(u->u_username);
-	free(u->u_display_name);
-	u->u_username = un;
-	u->u_display_name = dn;
+	u->u_names_ms = now_ms();
 }
 
 void

@@ -57,6 +57,7 @@ struct cbatch {
 /* A lookup of an older message, on behalf of one connection. */
 struct lookup {
 	uint64_t	lk_conn;
+	uint64_t	lk_serial;	/* of the connection: c_key is reused */
 	uint64_t	lk_msg;
 	int		lk_status;
 };
@@ -319,6 +320,18 @@ decide(struct bconn *c, struct recent *e, int status)
 	flush();
 }
 
+/* The open connection that asked, if it is still there. */
+static struct bconn *
+lookup_conn(const struct lookup *lk)
+{
+	struct bconn	*c = conn_get(lk->lk_conn);
+
+	if (c == NULL || c->c_serial != lk->lk_serial ||
+	    c->c_state != BC_OPEN)
+		return NULL;
+	return c;
+}
+
 /* The batch of lookups in flight answered: decide each one. */
 static void
 lookups_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
@@ -342,12 +355,9 @@ lookups_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 			log_warnx("%s: out of memory", __func__);
 	for (i = lookups.l_head; i < end; i++) {
 		lk = lookups.l_rows[i];
-		if ((c = conn_get(lk.lk_conn)) == NULL)
+		if ((c = lookup_conn(&lk)) == NULL)
 			continue;
-		if (c->c_lookups > 0)
-			c->c_lookups--;
-		if (c->c_state != BC_OPEN)
-			continue;
+		c->c_lookups--;
 		if (err != 0)
 			fanout_conn_error(c, "Status update failed, try again");
 		else if ((e = hmap_get(&recent_map, lk.lk_msg)) == NULL)
@@ -368,23 +378,37 @@ lookups_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 static void
 lookup_flush(void)
 {
-	size_t	i, n = lookups.l_len - lookups.l_head;
-	char	num[24], *p;
+	struct lookup	*rows;
+	size_t		 i, n, r, w;
+	char		 num[24], *p;
 
 	if (lookups.l_inflight > 0)
 		return;
+	if (lookups.l_head > lookups.l_len / 2) {
+		memmove(lookups.l_rows, lookups.l_rows + lookups.l_head,
+		    (lookups.l_len - lookups.l_head) *
+		    sizeof(*lookups.l_rows));
+		lookups.l_len -= lookups.l_head;
+		lookups.l_head = 0;
+	}
+	/* The next batch, without the lookups of connections gone since:
+	 * a client that floods and reconnects must not fill the queue. */
+	rows = lookups.l_rows;
+	for (r = w = lookups.l_head, n = 0; r < lookups.l_len &&
+	    n < LOOKUP_BATCH; r++)
+		if (lookup_conn(&rows[r]) != NULL) {
+			rows[w++] = rows[r];
+			n++;
+		}
+	if (w < r) {
+		memmove(rows + w, rows + r, (lookups.l_len - r) *
+		    sizeof(*rows));
+		lookups.l_len -= r - w;
+	}
 	if (n == 0) {
 		lookups.l_head = lookups.l_len = 0;
 		return;
 	}
-	if (lookups.l_head > lookups.l_len / 2) {
-		memmove(lookups.l_rows, lookups.l_rows + lookups.l_head,
-		    n * sizeof(*lookups.l_rows));
-		lookups.l_head = 0;
-		lookups.l_len = n;
-	}
-	if (n > LOOKUP_BATCH)
-		n = LOOKUP_BATCH;
 	buf_reset(&lsql);
 	sql_text(&lsql, "SELECT id, room_id, sender_id, status FROM messages"
 	    " WHERE id IN (");
@@ -424,6 +448,7 @@ status_request(struct bconn *c, uint64_t msg_id, int status)
 	}
 	lk = &lookups.l_rows[lookups.l_len++];
 	lk->lk_conn = c->c_key;
+	lk->lk_serial = c->c_serial;
 	lk->lk_msg = msg_id;
 	lk->lk_status = status;
 	c->c_lookups++;

@@ -269,6 +269,43 @@ def test_lookups_one_connection_may_pile_up_are_bounded(chatd_factory, pair, db)
                        "Status update failed, try again": flood - limit}, answers
 
 
+def test_lookups_of_a_closed_connection_are_dropped(chatd_factory, pair, db):
+    """Lookups still waiting when their connection closes are never sent to
+    MariaDB: a client cannot flood, reconnect and flood again."""
+    from test_operations import scrape
+    admin = h.free_port()
+    s = chatd_factory(admin_listen="127.0.0.1:%d" % admin)
+    lock = db.session()
+
+    async def main():
+        wa, wb = await open_pair(s, pair)
+        before = scrape(admin)
+        lock.execute("LOCK TABLES messages WRITE")
+        for k in range(3000):
+            await send_json(wb, type="message_read", message_id=10 ** 12 + k)
+        await still_usable(wb)      # all 3 000 have reached the broker
+        await wb.close()
+        wb2, _ = await h.open_chat(s, pair.room, pair.b)
+        for k in range(10):
+            await send_json(wb2, type="message_read", message_id=2 * 10 ** 12 + k)
+        await still_usable(wb2)
+        lock.execute("UNLOCK TABLES")
+        for _ in range(10):
+            m = await recv_until(wb2, "error", timeout=30)
+            assert m["message"] == "Message not found", m
+        after = scrape(admin)
+        await close_all(wa, wb2)
+        return before, after
+
+    try:
+        before, after = h.run(main(), timeout=120)
+    finally:
+        lock.close()
+    # The first of the flood was in flight; the rest went with wb.
+    sent = after["chatd_status_lookups_total"] - before["chatd_status_lookups_total"]
+    assert sent == 1 + 10, sent
+
+
 def test_typing_expires(chatd_factory, pair):
     s = chatd_factory(typing_timeout=1)
 
