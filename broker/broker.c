@@ -222,12 +222,11 @@ write_pid_file(int required)
 }
 
 /* Start-up checks that may block: the loop is not running yet. */
-static uint64_t
-check_database(int install)
+static void
+check_database(int install, uint64_t *max_id, uint64_t *max_packet)
 {
 	MYSQL		*m;
 	char		 err[512];
-	uint64_t	 max_id = 0;
 
 	if ((m = db_connect_blocking(&broker->b_conf, err, sizeof(err)))
 	    == NULL)
@@ -241,10 +240,9 @@ check_database(int install)
 	}
 	if (schema_check(m, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (schema_max_message_id(m, &max_id, err, sizeof(err)) == -1)
+	if (schema_write_state(m, max_id, max_packet, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	mysql_close(m);
-	return max_id;
 }
 
 static void
@@ -296,7 +294,7 @@ main(int argc, char *argv[])
 	char		 err[1024], worker_path[PATH_MAX];
 	int		 ch, debug = 0, foreground = 0, test = 0, install = 0;
 	int		 i, nworkers;
-	uint64_t	 max_id;
+	uint64_t	 max_id, max_packet;
 	struct event	*ev_term, *ev_int;
 
 	while ((ch = getopt(argc, argv, "c:dfit")) != -1) {
@@ -338,7 +336,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "configuration OK\n");
 		return 0;
 	}
-	max_id = check_database(install);
+	check_database(install, &max_id, &max_packet);
 	nworkers = daemon_nworkers(&broker->b_conf);
 	listen_all(nworkers);
 	/* -f: stderr, whatever the file says. */
@@ -367,7 +365,7 @@ main(int argc, char *argv[])
 	if (broker->b_dbw == NULL || broker->b_dbs == NULL ||
 	    broker->b_dbr == NULL)
 		fatalx("cannot set up database connections");
-	order_init(max_id);
+	order_init(max_id, max_packet);
 	if (roomlist_init() == -1)
 		fatalx("cannot set up the room lists");
 	control_init();

@@ -27,7 +27,8 @@
 #include "status.h"
 
 #define BATCH_MAX_ROWS	4000
-#define BATCH_MAX_BYTES	(8 * 1024 * 1024)	/* under max_allowed_packet (16 MiB) */
+#define ROW_OVERHEAD	96	/* bytes of a row besides its strings */
+#define BATCH_MAX_BYTES	(8 * 1024 * 1024)	/* half the default packet */
 #define QUEUE_MAX	200000			/* then senders get "failed" */
 #define DEDUP_MAX	65536			/* remembered (sender, temp_id) pairs */
 
@@ -56,14 +57,24 @@ static struct buf	 sql;
 static int		 rowwise;	/* a failed batch is being retried row by row */
 static size_t		 rowwise_left;	/* its rows not answered yet */
 static int64_t		 batch_start_us;
+static size_t		 batch_max_bytes = BATCH_MAX_BYTES;
 
 static void	flush(void);
 static int	find_twin(struct pmsg *);
 
 void
-order_init(uint64_t max_id)
+order_init(uint64_t max_id, uint64_t max_packet)
 {
 	next_id = max_id + 1;
+	/* A statement over max_allowed_packet costs the connection, and
+	 * the retry would fail the same way forever: batches stay within
+	 * half of it, and a message that cannot fit is refused. */
+	if (max_packet > 0 && max_packet / 2 < batch_max_bytes) {
+		batch_max_bytes = max_packet / 2;
+		log_warnx("MariaDB's max_allowed_packet is %" PRIu64 " bytes: "
+		    "write batches of at most %zu bytes", max_packet,
+		    batch_max_bytes);
+	}
 	hmap_init(&dedup_map);
 	buf_init(&sql);
 }
@@ -216,7 +227,8 @@ order_accept(uint64_t user, uint64_t room, uint64_t sender_conn,
 {
 	struct pmsg	*m;
 
-	if (order_pending() >= QUEUE_MAX)
+	if (order_pending() >= QUEUE_MAX ||
+	    content_len + temp_len + ROW_OVERHEAD > batch_max_bytes)
 		return NULL;
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->m_content = malloc(content_len + 1)) == NULL ||
@@ -331,7 +343,7 @@ static const char insert_stmt[] = "INSERT INTO messages (id, room_id, "
 
 /* A row's share of the bulk packet: its strings and about 80 bytes of
  * numbers, times, lengths and indicators. */
-#define ROW_BYTES(m)	((m)->m_content_len + (m)->m_temp_len + 96)
+#define ROW_BYTES(m)	((m)->m_content_len + (m)->m_temp_len + ROW_OVERHEAD)
 
 /* Milliseconds since the epoch as a UTC DATETIME(3); one gmtime a second. */
 static void
@@ -425,7 +437,7 @@ flush(void)
 		return;
 	while ((m = waiting.q_head) != NULL &&
 	    inflight.q_len < BATCH_MAX_ROWS && (inflight.q_len == 0 ||
-	    bytes + ROW_BYTES(m) <= BATCH_MAX_BYTES)) {
+	    bytes + ROW_BYTES(m) <= batch_max_bytes)) {
 		if ((waiting.q_head = m->m_next) == NULL)
 			waiting.q_tail = &waiting.q_head;
 		waiting.q_len--;

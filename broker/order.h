@@ -46,7 +46,8 @@ enum order_res {
 };
 
 /* Read the highest stored id; must run before the first order_post(). */
-void	order_init(uint64_t max_id);
+/* max_packet: MariaDB's max_allowed_packet, which a batch must fit. */
+void	order_init(uint64_t max_id, uint64_t max_packet);
 /* Accept a message from an open connection (content already validated). */
 void	order_post(struct bconn *, const char *temp_id, size_t temp_len,
 	    const char *content, size_t content_len);

@@ -108,11 +108,13 @@ schema_install(MYSQL *m, char *err, size_t errsz)
 }
 
 int
-schema_max_message_id(MYSQL *m, uint64_t *out, char *err, size_t errsz)
+schema_write_state(MYSQL *m, uint64_t *max_id, uint64_t *max_packet,
+    char *err, size_t errsz)
 {
 	MYSQL_RES	*res;
 	MYSQL_ROW	 row;
-	const char	 q[] = "SELECT IFNULL(MAX(id), 0) FROM messages";
+	const char	 q[] = "SELECT IFNULL(MAX(id), 0), @@max_allowed_packet"
+	    " FROM messages";
 
 	if (mysql_real_query(m, q, sizeof(q) - 1) != 0 ||
 	    (res = mysql_store_result(m)) == NULL) {
@@ -120,9 +122,13 @@ schema_max_message_id(MYSQL *m, uint64_t *out, char *err, size_t errsz)
 		    mysql_error(m));
 		return -1;
 	}
-	*out = 0;
-	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
-		*out = strtoull(row[0], NULL, 10);
+	*max_id = *max_packet = 0;
+	if ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] != NULL)
+			*max_id = strtoull(row[0], NULL, 10);
+		if (row[1] != NULL)
+			*max_packet = strtoull(row[1], NULL, 10);
+	}
 	mysql_free_result(res);
 	return 0;
 }

@@ -25,7 +25,9 @@ int	schema_wanted(void);
 int	schema_check(MYSQL *, char *err, size_t errsz);
 /* Apply every step newer than the database's; -1 with reason in err. */
 int	schema_install(MYSQL *, char *err, size_t errsz);
-/* Highest message id stored, for the id allocator. */
-int	schema_max_message_id(MYSQL *, uint64_t *out, char *err, size_t errsz);
+/* Highest message id stored, for the id allocator, and the server's
+ * max_allowed_packet, which bounds a write batch. */
+int	schema_write_state(MYSQL *, uint64_t *max_id, uint64_t *max_packet,
+	    char *err, size_t errsz);
 
 #endif

@@ -66,7 +66,8 @@ static const struct keyword keywords[] = {
 	KINT("max_reconnect_attempts", max_reconnect_attempts, CFG_WORKER, 0, 1000),
 	KINT("message_cache_rooms", message_cache_rooms, CFG_BROKER, 1,
 	    100000000),
-	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 1000000),
+	/* messages.content is TEXT: 65 535 bytes, 4 per character at most. */
+	KINT("message_size_limit", message_size_limit, CFG_WORKER, 1, 16383),
 	KSTR("pid_file", pid_file, CFG_BROKER),
 	KINT("ping_timeout", ping_timeout, CFG_WORKER, 1, 86400),
 	KINT("profile_lifetime", profile_lifetime, CFG_BROKER, 0, 86400),

@@ -14,6 +14,7 @@ import pytest
 
 import chatd_harness as h
 from test_skeleton import Pair, send
+from test_protocol import recv_until
 
 
 @pytest.fixture
@@ -159,6 +160,55 @@ def test_shutdown_waits_for_rows_retried_one_by_one(chatd_factory, pair, db):
                   " GROUP BY temp_id ORDER BY temp_id", pair.a)
     assert rows == [("a-1", "1"), ("b-1", "1"), ("dup-1", "1")], rows
     assert "retrying row by row" in s.log_text()
+
+
+def test_batches_fit_a_small_max_allowed_packet(chatd_factory, pair, db):
+    """With MariaDB's max_allowed_packet at 64 KiB, messages that pile up
+    go in write batches of at most half of it, and a message too large to
+    ever fit is refused with an error naming its temp_id, while the
+    others are stored.  (A statement over the limit would cost the write
+    connection, again on every retry.)"""
+    from test_operations import scrape
+    old = db.admin_sql("SELECT @@GLOBAL.max_allowed_packet")[0][0]
+    db.admin_sql("SET GLOBAL max_allowed_packet = 65536")
+    try:
+        admin = h.free_port()
+        s = chatd_factory(message_size_limit=16383, admin_listen="127.0.0.1:%d" % admin)
+    finally:
+        db.admin_sql("SET GLOBAL max_allowed_packet = %d" % int(old))
+    assert "write batches of at most 32768 bytes" in s.log_text()
+    top = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM messages"))
+    lock = db.session()
+    lock.execute("BEGIN")
+    lock.execute("INSERT INTO messages (id, room_id, sender_id, content, sent_at, created_at,"
+                 " updated_at) VALUES (?, ?, ?, 'lock', NOW(3), NOW(3), NOW(3))",
+                 top + 1, pair.room, pair.b)
+
+    async def main():
+        wa, _ = await h.open_chat(s, pair.room, pair.a)
+        before = scrape(admin)
+        for i in range(21):
+            await send(wa, "%02d" % i + "x" * 9998, "m-%02d" % i)
+        # 32 766 bytes of UTF-8: with the row's other columns, over 32 KiB.
+        await send(wa, "\u00e9" * 16383, "too-big")
+        err = await recv_until(wa, "error", timeout=30)
+        assert err["temp_id"] == "too-big" and err["status"] == "failed", err
+        lock.execute("ROLLBACK")
+        acks = await own_copies(wa, 21, timeout=60)
+        after = scrape(admin)
+        await wa.close()
+        return acks, before, after
+
+    try:
+        acks, before, after = h.run(main(), timeout=120)
+    finally:
+        lock.close()
+    assert sorted(acks) == ["m-%02d" % i for i in range(21)]
+    # The first alone, then 20 rows of 10 kB three to a batch of 32 KiB.
+    batches = after["chatd_write_batches_total"] - before["chatd_write_batches_total"]
+    assert batches == 8, batches
+    assert db.scalar("SELECT COUNT(*) FROM messages WHERE sender_id = ?", pair.a) == "21"
+    assert "connection lost" not in s.log_text()
 
 
 KILLER_USER = "chatd_killed"
