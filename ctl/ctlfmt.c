@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctlfmt.h"
+#include "grow.h"
 #include "json.h"
 
 #define VALUE_MAX	4096
@@ -21,14 +22,8 @@ oom(void)
 void
 rows_add(struct rows *r, const char *s, size_t n)
 {
-	char	**t;
-
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 16;
-		if ((t = reallocarray(r->text, r->cap, sizeof(*t))) == NULL)
-			oom();
-		r->text = t;
-	}
+	if (grow(&r->text, &r->cap, r->n + 1, 16, sizeof(*r->text)) == -1)
+		oom();
 	if ((r->text[r->n] = strndup(s, n)) == NULL)
 		oom();
 	r->n++;

@@ -36,7 +36,9 @@
 #define DRAIN_S		5
 
 struct result {
-	uint64_t	sent, acked, delivered, errors;
+	uint64_t	sent, acked, delivered;
+	uint64_t	errors;		/* messages answered "failed" */
+	uint64_t	other_errors;	/* refused receipts and the like */
 	uint64_t	sent_measured, delivered_measured;
 	uint64_t	conn_ok, conn_fail, dropped;
 	uint64_t	receipts;	/* message_delivered/_read sent */
@@ -172,8 +174,14 @@ text_cb(struct wsc *c, const char *s, size_t n, void *arg)
 	}
 	p = memmem(s, n, "\"content\":\"b", 12);
 	if (p == NULL) {
-		if (memmem(s, n, "\"type\":\"error\"", 14) != NULL)
-			res.errors++;
+		/* Only a failed message carries "status":"failed"; an error
+		 * about a receipt is no message lost. */
+		if (memmem(s, n, "\"type\":\"error\"", 14) != NULL) {
+			if (memmem(s, n, "\"status\":\"failed\"", 17) != NULL)
+				res.errors++;
+			else
+				res.other_errors++;
+		}
 		return;
 	}
 	p += 12;
@@ -452,6 +460,7 @@ print_result(const struct result *r, double secs)
 		printf("{\"pairs\":%zu,\"idle\":%zu,\"rate_target\":%.0f,"
 		    "\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64
 		    ",\"undelivered\":%" PRId64 ",\"errors\":%" PRIu64
+		    ",\"other_errors\":%" PRIu64
 		    ",\"delivered_per_s\":%.1f,\"p50_us\":%" PRIu64
 		    ",\"p90_us\":%" PRIu64 ",\"p99_us\":%" PRIu64
 		    ",\"p999_us\":%" PRIu64 ",\"max_us\":%" PRIu64
@@ -460,7 +469,7 @@ print_result(const struct result *r, double secs)
 		    ",\"receipts\":%" PRIu64 "}\n",
 		    npairs, nidle, rate, r->sent, r->delivered,
 		    (int64_t)(r->sent - r->errors - r->delivered), r->errors,
-		    mps, hist_quantile(&r->lat, .5), hist_quantile(&r->lat, .9),
+		    r->other_errors, mps, hist_quantile(&r->lat, .5), hist_quantile(&r->lat, .9),
 		    hist_quantile(&r->lat, .99), hist_quantile(&r->lat, .999),
 		    r->lat.h_max, r->conn_ok, r->conn_fail, r->dropped,
 		    r->connect_secs > 0 ? r->conn_ok / r->connect_secs : 0,
@@ -472,8 +481,9 @@ print_result(const struct result *r, double secs)
 	    r->connect_secs > 0 ? r->conn_ok / r->connect_secs : 0,
 	    r->dropped);
 	printf("messages: %" PRIu64 " sent, %" PRIu64 " delivered, %" PRId64
-	    " never delivered, %" PRIu64 " errors\n", r->sent, r->delivered,
-	    (int64_t)(r->sent - r->errors - r->delivered), r->errors);
+	    " never delivered, %" PRIu64 " failed; %" PRIu64 " other errors\n",
+	    r->sent, r->delivered, (int64_t)(r->sent - r->errors -
+	    r->delivered), r->errors, r->other_errors);
 	printf("delivered: %.0f messages/s over %.1f s\n", mps, secs);
 	printf("latency us: p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64
 	    "  p99.9 %" PRIu64 "  max %" PRIu64 "\n",
@@ -571,6 +581,7 @@ main(int argc, char *argv[])
 		sum.acked += r.acked;
 		sum.delivered += r.delivered;
 		sum.errors += r.errors;
+		sum.other_errors += r.other_errors;
 		sum.sent_measured += r.sent_measured;
 		sum.delivered_measured += r.delivered_measured;
 		sum.conn_ok += r.conn_ok;

@@ -110,6 +110,7 @@ def test_bench_delivers_every_message(db, chatd, tmp_path):
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["conn_ok"] == 50 and res["conn_fail"] == 0, res
     assert res["sent"] > 800 and res["undelivered"] == 0 and res["errors"] == 0, res
+    assert res["other_errors"] == 0, res
     assert res["p50_us"] > 0 and res["p99_us"] >= res["p50_us"], res
     assert res["receipts"] == 0, res
     stored = int(db.scalar("SELECT COUNT(*) FROM messages")) - before
@@ -123,6 +124,7 @@ def test_bench_receipts_mark_every_message_read(db, chatd, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["undelivered"] == 0 and res["errors"] == 0, res
+    assert res["other_errors"] == 0, res
     assert res["receipts"] == 2 * res["delivered"], res
     rooms = ",".join(str(i) for i in room_ids)
     unread = None
