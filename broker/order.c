@@ -96,11 +96,10 @@ pq_push(struct pqueue *q, struct pmsg *m)
 	q->q_len++;
 }
 
+/* Content and temp_id live in the same allocation. */
 static void
 pmsg_free(struct pmsg *m)
 {
-	free(m->m_temp_id);
-	free(m->m_content);
 	free(m);
 }
 
@@ -130,7 +129,7 @@ dedup_find(uint64_t sender, const char *t, size_t n)
 }
 
 static void
-dedup_add(const struct pmsg *m)
+dedup_add(struct pmsg *m)
 {
 	struct dedup	*d, *old;
 
@@ -150,9 +149,23 @@ dedup_add(const struct pmsg *m)
 		free(old);
 	}
 	dedup_ring[dedup_pos] = d;
+	m->m_dedup = dedup_pos + 1;
 	dedup_pos = (dedup_pos + 1) % DEDUP_MAX;
 	if (hmap_put(&dedup_map, d->d_hash, d) == -1)
 		log_warnx("%s: out of memory", __func__);
+}
+
+/* m's entry, found by its slot: no hashing on the way to delivery.  A
+ * slot taken over by a newer message holds another id. */
+static struct dedup *
+dedup_of(const struct pmsg *m)
+{
+	struct dedup	*d;
+
+	if (m->m_dedup == 0 || (d = dedup_ring[m->m_dedup - 1]) == NULL ||
+	    d->d_msg_id != m->m_id || d->d_sender != m->m_sender)
+		return NULL;
+	return d;
 }
 
 static void
@@ -160,8 +173,7 @@ dedup_committed(const struct pmsg *m)
 {
 	struct dedup	*d;
 
-	if (m->m_temp_id != NULL &&
-	    (d = dedup_find(m->m_sender, m->m_temp_id, m->m_temp_len)) != NULL)
+	if ((d = dedup_of(m)) != NULL)
 		d->d_committed = 1;
 }
 
@@ -230,13 +242,13 @@ order_accept(uint64_t user, uint64_t room, uint64_t sender_conn,
 	if (order_pending() >= QUEUE_MAX ||
 	    content_len + temp_len + ROW_OVERHEAD > batch_max_bytes)
 		return NULL;
-	if ((m = calloc(1, sizeof(*m))) == NULL ||
-	    (m->m_content = malloc(content_len + 1)) == NULL ||
-	    (temp_len > 0 && (m->m_temp_id = malloc(temp_len + 1)) == NULL)) {
-		if (m != NULL)
-			pmsg_free(m);
+	/* One allocation for the message, its content and its temp_id. */
+	if ((m = malloc(sizeof(*m) + content_len + 1 + temp_len + 1)) == NULL)
 		return NULL;
-	}
+	memset(m, 0, sizeof(*m));
+	m->m_content = (char *)(m + 1);
+	if (temp_len > 0)
+		m->m_temp_id = m->m_content + content_len + 1;
 	/* Assigned before the INSERT is issued: delivery order must not
 	 * depend on which query happens to complete first. */
 	m->m_id = next_id++;
@@ -569,7 +581,9 @@ twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
     unsigned long long affected, void *arg)
 {
 	struct pmsg	*m = arg;
+	struct dedup	*d;
 	MYSQL_ROW	 row;
+	uint64_t	 twin;
 
 	(void)affected;
 	if (err != 0 || (row = db_row(res)) == NULL) {
@@ -577,7 +591,11 @@ twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		    __func__, m->m_id, err ? errstr : "no row");
 		fail_msg(m, "Message sending failed");
 	} else {
-		m->m_id = strtoull(row[0], NULL, 10);
+		twin = strtoull(row[0], NULL, 10);
+		/* Retries from now on are answered with the stored id. */
+		if ((d = dedup_of(m)) != NULL)
+			d->d_msg_id = twin;
+		m->m_id = twin;
 		m->m_created_ms = strtoll(row[1], NULL, 10);
 		stored(m, 0);
 	}

@@ -33,6 +33,7 @@ struct pmsg {
 	size_t		 m_temp_len;
 	char		*m_content;
 	size_t		 m_content_len;
+	size_t		 m_dedup;	/* its de-duplication slot + 1, 0 = none */
 	order_done_cb	*m_done;	/* a REST request waits; NULL = none */
 	void		*m_done_arg;
 };

@@ -97,6 +97,10 @@ def test_retry_after_restart_is_the_stored_message(chatd_factory, pair, db):
         (original, retry)
     assert retry["content"] == "sent once"
     assert fresh["id"] > original["id"] and fresh["content"] == "sent after", fresh
+    # Another retry, over REST this time, is the same stored message too.
+    from test_rest import post
+    r = post(second, h.token(pair.a), pair.room, "sent once", "keep-1")
+    assert r.status == 200 and r.json["id"] == original["id"], r
     counts = db.sql("SELECT temp_id, COUNT(*) FROM messages WHERE sender_id = ? "
                     "GROUP BY temp_id ORDER BY temp_id", pair.a)
     assert counts == [("keep-1", "1"), ("keep-2", "1")], counts
