@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "metrics.h"
 #include "order.h"
+#include "profile.h"
 #include "recent.h"
 #include "roomlist.h"
 #include "stats.h"
@@ -107,6 +108,9 @@ metrics_render(struct buf *b)
 		{ "chatd_message_cache_evictions_total", "counter",
 		    "Rooms dropped from that cache as least recently used.",
 		    stats.recent_evicted },
+		{ "chatd_profile_cache_users", "gauge",
+		    "Users whose avatars and names were read lately and are "
+		    "held in memory.", profile_count() },
 		{ "chatd_workers", "gauge", "Running worker processes.",
 		    (unsigned long long)nw },
 		{ "chatd_uptime_seconds", "gauge", "Seconds since start.",

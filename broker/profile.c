@@ -1,15 +1,20 @@
 /*
  * profile.c - avatar URLs and last_seen of users, cached with a TTL.
  * Concurrent loads of one user are not merged: both answers are the
- * same row and the later one simply replaces the earlier.
+ * same row and the later one simply replaces the earlier.  A sweep drops
+ * the profiles nobody asked for since they went stale, so memory follows
+ * the users shown lately, not every user ever shown.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "broker.h"
 #include "db.h"
+#include "grow.h"
 #include "hmap.h"
 #include "log.h"
 #include "profile.h"
@@ -30,6 +35,9 @@ struct profile_req {
 
 static struct hmap		 profiles;
 static struct profile_req	*inflight;
+static struct event		*sweep_ev;
+
+static void	sweep_arm(void);
 
 static void
 req_unlink(struct profile_req *pr)
@@ -98,7 +106,64 @@ profile_store(uint64_t user, const char *urls, const char *last_seen)
 	p->p_last_seen_ms = last_seen != NULL ? strtoll(last_seen, NULL, 10)
 	    : 0;
 	p->p_loaded_ms = now_ms();
+	sweep_arm();
 	return 0;
+}
+
+/* A query uses a profile at most rest_timeout after it was read. */
+static int64_t
+keep_ms(void)
+{
+	return profile_lifetime_ms() +
+	    (int64_t)broker->b_conf.rest_timeout * 1000 + 1000;
+}
+
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct profile	*p;
+	uint64_t	*gone = NULL, key;
+	size_t		 cap = 0, n = 0, i = 0;
+	int64_t		 now = now_ms();
+	void		*v;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* Collect first: the map must not change while it is walked. */
+	while (hmap_next(&profiles, &i, &key, &v)) {
+		p = v;
+		if (now - p->p_loaded_ms <= keep_ms())
+			continue;
+		if (grow(&gone, &cap, n + 1, 256, sizeof(*gone)) == -1)
+			break;		/* the rest go next time */
+		gone[n++] = key;
+	}
+	for (i = 0; i < n; i++) {
+		p = hmap_del(&profiles, gone[i]);
+		free(p->p_image_urls);
+		free(p);
+	}
+	free(gone);
+	sweep_arm();
+}
+
+static void
+sweep_arm(void)
+{
+	struct timeval	tv = { keep_ms() / 1000, 0 };
+
+	if (sweep_ev == NULL &&
+	    (sweep_ev = evtimer_new(broker->b_base, sweep_cb, NULL)) == NULL)
+		return;		/* profiles then stay until replaced */
+	if (hmap_count(&profiles) > 0 && !evtimer_pending(sweep_ev, NULL))
+		evtimer_add(sweep_ev, &tv);
+}
+
+size_t
+profile_count(void)
+{
+	return hmap_count(&profiles);
 }
 
 static void
@@ -163,5 +228,9 @@ profile_shutdown(void)
 	while ((pr = inflight) != NULL) {
 		req_unlink(pr);
 		free(pr);
+	}
+	if (sweep_ev != NULL) {
+		event_free(sweep_ev);
+		sweep_ev = NULL;
 	}
 }

@@ -9,11 +9,14 @@
 #ifndef CHATD_PROFILE_H
 #define CHATD_PROFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* ok: 1 = loaded (a user with no row gets an empty profile), -1 = error. */
 typedef void	profile_load_cb(int ok, void *arg);
 
+/* Users whose profile is in memory. */
+size_t		 profile_count(void);
 /* 1 if the profile is in memory and fresh. */
 int		 profile_ready(uint64_t user);
 /* 1 if it was read at or after since_ms, fresh or not. */

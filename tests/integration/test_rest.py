@@ -239,6 +239,25 @@ def test_renames_show_after_profile_lifetime(chatd_factory, pair, db):
     h.run(main())
 
 
+def test_profiles_nobody_asks_for_are_dropped(chatd_factory, pair):
+    """Users' avatars and names read for REST answers are dropped once
+    nobody has asked for them for profile_lifetime + rest_timeout, and
+    read again when asked for."""
+    from test_operations import scrape
+    admin = h.free_port()
+    s = chatd_factory(profile_lifetime=1, rest_timeout=1,
+                      admin_listen="127.0.0.1:%d" % admin)
+    room = api(s, "GET", "rooms/%d/" % pair.room, pair.tb).json
+    check_user(room["other_participant"], pair.a, pair.a_name, "Ann A",
+               ["https://img.example/a1.jpg", "https://img.example/a2.jpg"])
+    assert scrape(admin)["chatd_profile_cache_users"] == 2
+    h.wait_for(lambda: scrape(admin)["chatd_profile_cache_users"] == 0, 15,
+               what="the profiles dropped")
+    room = api(s, "GET", "rooms/%d/" % pair.room, pair.tb).json
+    check_user(room["other_participant"], pair.a, pair.a_name, "Ann A",
+               ["https://img.example/a1.jpg", "https://img.example/a2.jpg"])
+
+
 def test_room_detail_shape_and_last_message(chatd, pair):
     r = api(chatd, "GET", "rooms/%d/" % pair.room, pair.tb)
     room = check_json_reply(r, 200)
