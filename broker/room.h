@@ -34,6 +34,9 @@ struct room {
 	/* When each participant's typing state expires (ms), in the order
 	 * r_p1, r_p2; 0 = not typing. */
 	int64_t		 r_typing_until[2];
+	/* What the room was last told of each, and when (typing.c). */
+	int		 r_typing_told[2];
+	int64_t		 r_typing_told_ms[2];
 };
 
 /* found: 1 = loaded, 0 = no such row, -1 = database error. */

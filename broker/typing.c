@@ -5,6 +5,11 @@
  * sweeps the rooms with a typing participant every SWEEP_MS.  An expiry
  * is therefore up to SWEEP_MS late, which nobody watching a typing
  * indicator notices.
+ *
+ * A participant's changes are told at most once per TELL_GAP_MS: one
+ * that comes sooner waits for the sweep, which tells the state as it is
+ * by then.  A client toggling as fast as it can thus costs its peer a
+ * few frames a second, and the last state always arrives.
  */
 #include <stdlib.h>
 
@@ -21,6 +26,7 @@
 #include "typing.h"
 
 #define SWEEP_MS	250
+#define TELL_GAP_MS	200
 
 static struct hmap	 typing_rooms;	/* room id -> room, someone typing */
 static struct event	*sweep_ev;
@@ -32,7 +38,7 @@ slot_of(const struct room *r, uint64_t user)
 }
 
 static void
-announce(const struct room *r, uint64_t user, int on)
+announce(struct room *r, uint64_t user, int on)
 {
 	struct user	*u = user_get(user);
 	struct buf	 b;
@@ -43,6 +49,23 @@ announce(const struct room *r, uint64_t user, int on)
 	buf_add_cstr(&b, u ? u->u_username : "");
 	fanout_room(r, MSG_TYPING_UPDATE, &b);
 	buf_free(&b);
+	r->r_typing_told[slot_of(r, user)] = on;
+	r->r_typing_told_ms[slot_of(r, user)] = now_ms();
+}
+
+/* Tell slot s's state if it differs from what was told and the gap has
+ * passed; 1 if something is still to tell. */
+static int
+tell(struct room *r, int s, int64_t now)
+{
+	int	on = r->r_typing_until[s] != 0;
+
+	if (on == r->r_typing_told[s])
+		return 0;
+	if (now - r->r_typing_told_ms[s] < TELL_GAP_MS)
+		return 1;
+	announce(r, s == 0 ? r->r_p1 : r->r_p2, on);
+	return 0;
 }
 
 static void
@@ -55,7 +78,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	void		 *v;
 	size_t		  i = 0, n = 0, k;
 	int64_t		  now = now_ms();
-	int		  s;
+	int		  s, waits;
 
 	(void)fd;
 	(void)what;
@@ -67,13 +90,15 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 		due[n++] = v;
 	for (k = 0; k < n; k++) {
 		r = due[k];
-		for (s = 0; s < 2; s++)
+		waits = 0;
+		for (s = 0; s < 2; s++) {
 			if (r->r_typing_until[s] != 0 &&
-			    r->r_typing_until[s] <= now) {
+			    r->r_typing_until[s] <= now)
 				r->r_typing_until[s] = 0;
-				announce(r, s == 0 ? r->r_p1 : r->r_p2, 0);
-			}
-		if (r->r_typing_until[0] == 0 && r->r_typing_until[1] == 0)
+			waits |= tell(r, s, now);
+		}
+		if (!waits && r->r_typing_until[0] == 0 &&
+		    r->r_typing_until[1] == 0)
 			hmap_del(&typing_rooms, r->r_id);
 	}
 	free(due);
@@ -108,12 +133,10 @@ typing_set(struct bconn *c, int on)
 		r->r_typing_until[s] = now_ms() +
 		    (int64_t)broker->b_conf.typing_timeout * 1000;
 		watch(r);
-		if (!was)
-			announce(r, c->c_user, 1);
-	} else if (was) {
+	} else if (was)
 		r->r_typing_until[s] = 0;
-		announce(r, c->c_user, 0);
-	}
+	if (tell(r, s, now_ms()))
+		watch(r);	/* the sweep tells it */
 }
 
 void

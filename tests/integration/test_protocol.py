@@ -656,6 +656,33 @@ def test_typing_on_off(chatd_shared, pair):
 
 
 
+def test_typing_toggled_fast_reaches_the_peer_a_few_times_a_second(chatd_shared, pair):
+    """A client that toggles typing as fast as it can costs its peer a few
+    typing frames a second, and the peer ends with the last state."""
+    async def main():
+        wa, wb = await open_pair(chatd_shared, pair)
+        for _ in range(500):
+            await send_json(wa, type="typing_on", timestamp="2024-12-25T10:30:00Z")
+            await send_json(wa, type="typing_off", timestamp="2024-12-25T10:30:00Z")
+        seen = []
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 1.5
+        while loop.time() < end:
+            try:
+                m = await h.recv_json(wb, end - loop.time())
+            except asyncio.TimeoutError:
+                break
+            if m.get("type") == "typing":
+                seen.append(m["is_typing"])
+        assert 1 <= len(seen) <= 20, "%d typing frames for 1 000 toggles" % len(seen)
+        assert seen[-1] is False, seen
+        await send_json(wa, type="typing_on", timestamp="2024-12-25T10:30:00Z")
+        check_typing(await recv_until(wb, "typing"), pair.a, pair.a_name, True)
+        await close_all(wa, wb)
+
+    h.run(main())
+
+
 def test_typing_cleared_on_disconnect(chatd_shared, pair):
     async def main():
         wa, wb = await open_pair(chatd_shared, pair)
