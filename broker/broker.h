@@ -30,5 +30,7 @@ struct broker {
 extern struct broker	*broker;
 
 int64_t	now_ms(void);
+/* A clock that never steps, for intervals and expiries. */
+int64_t	mono_ms(void);
 
 #endif

@@ -203,6 +203,12 @@ static void
 fail_msg(const struct pmsg *m, const char *reason)
 {
 	struct bconn	*c;
+	struct dedup	*d;
+
+	/* A client's retry of a failed message is a new try, not a copy of
+	 * one on its way. */
+	if ((d = dedup_of(m)) != NULL && hmap_get(&dedup_map, d->d_hash) == d)
+		hmap_del(&dedup_map, d->d_hash);
 
 	stats.msgs_failed++;
 	if (m->m_sender_conn && (c = conn_get(m->m_sender_conn)) != NULL)
@@ -549,8 +555,9 @@ row_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		 * connection. */
 		stored(m, 1);
 	} else if (err == 1062 && m->m_temp_id != NULL) {
-		/* A retry of a message stored before the broker restarted. */
-		dedup_committed(m);
+		/* A retry of a message stored before the broker restarted:
+		 * it counts as pending (a REST retry hears "retry shortly")
+		 * until the twin's id is known. */
 		if (find_twin(m) == 0)
 			return;		/* twin_found_cb frees m */
 		fail_msg(m, "Message sending failed");

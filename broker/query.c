@@ -167,7 +167,7 @@ send_room(struct query *q, const struct room *r)
 	const struct rmsg	*last = recent_last(r->r_id);
 	struct buf		*b;
 	size_t			 off;
-	int64_t			 now = now_ms();
+	int64_t			 now = mono_ms();	/* typing.c's clock */
 	uint8_t			 typing = 0;
 
 	if (r->r_typing_until[0] > now)

@@ -80,15 +80,6 @@ static size_t			nready;
 static void	load_start(struct rstate *);
 static void	state_free(struct rstate *);
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Make room for one more ready state: drop the least recently used. */
 static void
 evict(void)

@@ -27,9 +27,11 @@
 
 #define SWEEP_MS	250
 #define TELL_GAP_MS	200
+#define TELL_SWEEP_MS	50	/* sweeps while a change waits to be told */
 
 static struct hmap	 typing_rooms;	/* room id -> room, someone typing */
 static struct event	*sweep_ev;
+static int		 soon;		/* the sweep is armed TELL_SWEEP_MS */
 
 static int
 slot_of(const struct room *r, uint64_t user)
@@ -50,7 +52,7 @@ announce(struct room *r, uint64_t user, int on)
 	fanout_room(r, MSG_TYPING_UPDATE, &b);
 	buf_free(&b);
 	r->r_typing_told[slot_of(r, user)] = on;
-	r->r_typing_told_ms[slot_of(r, user)] = now_ms();
+	r->r_typing_told_ms[slot_of(r, user)] = mono_ms();
 }
 
 /* Tell slot s's state if it differs from what was told and the gap has
@@ -77,8 +79,8 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t	  key;
 	void		 *v;
 	size_t		  i = 0, n = 0, k;
-	int64_t		  now = now_ms();
-	int		  s, waits;
+	int64_t		  now = mono_ms();
+	int		  s, waits, pending = 0;
 
 	(void)fd;
 	(void)what;
@@ -97,19 +99,23 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 				r->r_typing_until[s] = 0;
 			waits |= tell(r, s, now);
 		}
+		pending |= waits;
 		if (!waits && r->r_typing_until[0] == 0 &&
 		    r->r_typing_until[1] == 0)
 			hmap_del(&typing_rooms, r->r_id);
 	}
 	free(due);
+	soon = pending;
+	if (pending)
+		tv.tv_usec = TELL_SWEEP_MS * 1000;
 	if (hmap_count(&typing_rooms) > 0)
 		evtimer_add(sweep_ev, &tv);
 }
 
 static void
-watch(struct room *r)
+watch(struct room *r, int pending)
 {
-	struct timeval	tv = { 0, SWEEP_MS * 1000 };
+	struct timeval	tv = { 0, (pending ? TELL_SWEEP_MS : SWEEP_MS) * 1000 };
 
 	if (sweep_ev == NULL &&
 	    (sweep_ev = evtimer_new(broker->b_base, sweep_cb, NULL)) == NULL)
@@ -117,8 +123,11 @@ watch(struct room *r)
 	if (hmap_get(&typing_rooms, r->r_id) == NULL &&
 	    hmap_put(&typing_rooms, r->r_id, r) == -1)
 		fatal("%s: out of memory", __func__);
-	if (!evtimer_pending(sweep_ev, NULL))
+	/* A change waiting to be told brings the next sweep forward. */
+	if (!evtimer_pending(sweep_ev, NULL) || (pending && !soon)) {
 		evtimer_add(sweep_ev, &tv);
+		soon = pending;
+	}
 }
 
 void
@@ -130,13 +139,13 @@ typing_set(struct bconn *c, int on)
 	was = r->r_typing_until[s] != 0;
 	if (on) {
 		/* A repeated typing_on only keeps the state alive. */
-		r->r_typing_until[s] = now_ms() +
+		r->r_typing_until[s] = mono_ms() +
 		    (int64_t)broker->b_conf.typing_timeout * 1000;
-		watch(r);
+		watch(r, 0);
 	} else if (was)
 		r->r_typing_until[s] = 0;
-	if (tell(r, s, now_ms()))
-		watch(r);	/* the sweep tells it */
+	if (tell(r, s, mono_ms()))
+		watch(r, 1);	/* the sweep tells it */
 }
 
 void

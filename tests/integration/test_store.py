@@ -39,6 +39,22 @@ def db_time(text):
         tzinfo=datetime.timezone.utc)
 
 
+def lock_next_ids(db, pair, *offsets):
+    """Sessions that each hold, uncommitted, a row with one of the ids
+    chatd gives next (the highest stored id + offset), so that chatd's
+    INSERT of that id waits.  Returns (top, sessions)."""
+    top = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM messages"))
+    locks = []
+    for off in offsets:
+        lock = db.session()
+        lock.execute("BEGIN")
+        lock.execute("INSERT INTO messages (id, room_id, sender_id, content, sent_at,"
+                     " created_at, updated_at) VALUES (?, ?, ?, 'lock', NOW(3), NOW(3),"
+                     " NOW(3))", top + off, pair.room, pair.b)
+        locks.append(lock)
+    return top, locks
+
+
 def test_times_stored_to_the_millisecond(chatd, pair, db):
     """sent_at, created_at and updated_at hold the created_at the clients
     were told, to the millisecond, in UTC."""
@@ -123,15 +139,8 @@ def test_shutdown_waits_for_rows_retried_one_by_one(chatd_factory, pair, db):
     h.run(before())
     first.stop()
     s = chatd_factory()
-    top = int(db.scalar("SELECT MAX(id) FROM messages"))
-    # Row locks on the ids chatd gives next (top + 1 and top + 3), taken
-    # by rows of our own that are never committed.
-    locks = [db.session(), db.session()]
-    for lock, mid in zip(locks, (top + 1, top + 3)):
-        lock.execute("BEGIN")
-        lock.execute("INSERT INTO messages (id, room_id, sender_id, content, sent_at,"
-                     " created_at, updated_at) VALUES (?, ?, ?, 'lock', NOW(3), NOW(3),"
-                     " NOW(3))", mid, pair.room, pair.b)
+    # Row locks on the ids chatd gives next (top + 1 and top + 3).
+    top, locks = lock_next_ids(db, pair, 1, 3)
 
     async def main():
         wa, _ = await h.open_chat(s, pair.room, pair.a)
@@ -181,12 +190,7 @@ def test_batches_fit_a_small_max_allowed_packet(chatd_factory, pair, db):
     finally:
         db.admin_sql("SET GLOBAL max_allowed_packet = %d" % int(old))
     assert "write batches of at most 32768 bytes" in s.log_text()
-    top = int(db.scalar("SELECT COALESCE(MAX(id), 0) FROM messages"))
-    lock = db.session()
-    lock.execute("BEGIN")
-    lock.execute("INSERT INTO messages (id, room_id, sender_id, content, sent_at, created_at,"
-                 " updated_at) VALUES (?, ?, ?, 'lock', NOW(3), NOW(3), NOW(3))",
-                 top + 1, pair.room, pair.b)
+    top, (lock,) = lock_next_ids(db, pair, 1)
 
     async def main():
         wa, _ = await h.open_chat(s, pair.room, pair.a)
@@ -213,6 +217,45 @@ def test_batches_fit_a_small_max_allowed_packet(chatd_factory, pair, db):
     assert batches == 8, batches
     assert db.scalar("SELECT COUNT(*) FROM messages WHERE sender_id = ?", pair.a) == "21"
     assert "connection lost" not in s.log_text()
+
+
+def test_a_failed_message_can_be_sent_again(chatd_factory, pair, db):
+    """A message that MariaDB refused (here: a row lock held past
+    innodb_lock_wait_timeout) is answered as failed, and the client's
+    retry with the same temp_id is a new try that is stored, not a copy
+    ignored as already on its way."""
+    # chatd connects to MariaDB in the background: the setting stays for
+    # the whole test, so that its write connection surely has it.
+    old = db.admin_sql("SELECT @@GLOBAL.innodb_lock_wait_timeout")[0][0]
+    db.admin_sql("SET GLOBAL innodb_lock_wait_timeout = 1")
+    try:
+        run_failed_then_retried(chatd_factory, pair, db)
+    finally:
+        db.admin_sql("SET GLOBAL innodb_lock_wait_timeout = %d" % int(old))
+
+
+def run_failed_then_retried(chatd_factory, pair, db):
+    s = chatd_factory()
+    top, (lock,) = lock_next_ids(db, pair, 1)
+
+    async def main():
+        wa, _ = await h.open_chat(s, pair.room, pair.a)
+        await send(wa, "try me", "again-1")
+        err = await recv_until(wa, "error", timeout=30)
+        assert err["temp_id"] == "again-1" and err["status"] == "failed", err
+        lock.execute("ROLLBACK")
+        await send(wa, "try me", "again-1")
+        got = await own_copies(wa, 1, timeout=10)
+        await wa.close()
+        return got["again-1"][0]
+
+    try:
+        m = h.run(main(), timeout=90)
+    finally:
+        lock.close()
+    assert m["content"] == "try me" and m["id"] > top + 1, m
+    assert db.sql("SELECT id FROM messages WHERE sender_id = ? AND temp_id = 'again-1'",
+                  pair.a) == [(str(m["id"]),)]
 
 
 KILLER_USER = "chatd_killed"
