@@ -34,7 +34,9 @@
 #include "link.h"
 #include "log.h"
 #include "order.h"
+#include "profile.h"
 #include "rate.h"
+#include "recent.h"
 #include "room.h"
 #include "schema.h"
 #include "stats.h"
@@ -258,6 +260,11 @@ status_summary(struct jw *j)
 	jw_kint(j, "worker_count", supervise_nworkers());
 	jw_kint(j, "workers_running", running);
 	jw_kuint(j, "worker_restarts", stats.worker_restarts);
+	jw_kuint(j, "cached_rooms", recent_rooms());
+	jw_kuint(j, "cached_rooms_dropped", stats.recent_evicted);
+	jw_kuint(j, "cached_profiles", profile_count());
+	jw_kuint(j, "status_lookups", stats.status_lookups);
+	jw_kuint(j, "status_lookup_queries", stats.status_lookup_queries);
 	jw_obj_close(j);
 	hmap_free(&users);
 	hmap_free(&rooms);

@@ -169,6 +169,13 @@ print_status(const struct rows *r)
 	printf("workers           %s of %s running, %s restarts\n",
 	    row_value(r, 0, "workers_running"), row_value(r, 0, "worker_count"),
 	    row_value(r, 0, "worker_restarts"));
+	printf("cached rooms      %s (%s dropped since start)\n",
+	    row_value(r, 0, "cached_rooms"),
+	    row_value(r, 0, "cached_rooms_dropped"));
+	printf("cached profiles   %s\n", row_value(r, 0, "cached_profiles"));
+	printf("status lookups    %s in %s queries\n",
+	    row_value(r, 0, "status_lookups"),
+	    row_value(r, 0, "status_lookup_queries"));
 }
 
 void

@@ -191,6 +191,9 @@ def test_status_human_and_json(chatd_shared):
     assert re.search(r"^MariaDB writer +connected$", out, re.M), out
     assert re.search(r"^MariaDB reader +connected$", out, re.M), out
     assert re.search(r"^workers +2 of 2 running, \d+ restarts$", out, re.M), out
+    assert re.search(r"^cached rooms +\d+ \(\d+ dropped since start\)$", out, re.M), out
+    assert re.search(r"^cached profiles +\d+$", out, re.M), out
+    assert re.search(r"^status lookups +\d+ in \d+ queries$", out, re.M), out
     rows = table(out.split("\n\n", 1)[1])
     assert rows[0] == ["WORKER", "PID", "CONNECTIONS", "RESTARTS", "RUNNING"]
     assert sorted(int(r[1]) for r in rows[1:]) == chatd_shared.worker_pids()
@@ -199,7 +202,9 @@ def test_status_human_and_json(chatd_shared):
     assert st["pid"] == chatd_shared.pid
     assert re.match(r"^\d+\.\d+\.\d+$", st["version"]), st
     for k in ("uptime_seconds", "connections", "online_users", "active_rooms",
-              "messages_stored", "deliveries", "pending_writes", "workers_running"):
+              "messages_stored", "deliveries", "pending_writes", "workers_running",
+              "cached_rooms", "cached_rooms_dropped", "cached_profiles", "status_lookups",
+              "status_lookup_queries"):
         assert type(st[k]) is int and st[k] >= 0, (k, st)
     for k in ("stored_per_second", "delivered_per_second"):
         assert isinstance(st[k], (int, float)), (k, st)
