@@ -70,7 +70,6 @@ struct db {
 	struct db_stmt		 d_stmts[DB_MAX_STMTS];
 	int			 d_nstmts;
 	MYSQL_STMT		*d_cur;		/* of the running job */
-	my_bool			 d_bool_ret;
 };
 
 static void	db_step(struct db *, int wait_status);
@@ -536,8 +535,11 @@ db_job_new(size_t extra, db_cb *cb, void *arg)
 {
 	struct db_job	*j;
 
-	if ((j = calloc(1, sizeof(*j) + extra)) == NULL)
+	/* Only the header is cleared: extra is about to be filled, and it
+	 * can be megabytes of SQL. */
+	if ((j = malloc(sizeof(*j) + extra)) == NULL)
 		return NULL;
+	memset(j, 0, sizeof(*j));
 	j->j_cb = cb;
 	j->j_arg = arg;
 	return j;

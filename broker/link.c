@@ -108,7 +108,7 @@ conn_resolve(struct bconn *c)
 	}
 	/* Names read long ago are read again, in the background: this
 	 * connection is admitted with the cached ones. */
-	if (now_ms() - u->u_names_ms >= profile_lifetime_ms() &&
+	if (mono_ms() - u->u_names_ms >= profile_lifetime_ms() &&
 	    !profile_ready(c->c_user))
 		profile_load(c->c_user, names_read_cb, NULL);
 	stats.conns_opened++;

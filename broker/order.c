@@ -27,7 +27,9 @@
 #include "status.h"
 
 #define BATCH_MAX_ROWS	4000
-#define ROW_OVERHEAD	96	/* bytes of a row besides its strings */
+/* A row's share of the bulk packet: its strings and about 80 bytes of
+ * numbers, times, lengths and indicators. */
+#define ROW_BYTES(content_len, temp_len)	((content_len) + (temp_len) + 96)
 #define BATCH_MAX_BYTES	(8 * 1024 * 1024)	/* half the default packet */
 #define QUEUE_MAX	200000			/* then senders get "failed" */
 #define DEDUP_MAX	65536			/* remembered (sender, temp_id) pairs */
@@ -62,9 +64,29 @@ static size_t		 batch_max_bytes = BATCH_MAX_BYTES;
 static void	flush(void);
 static int	find_twin(struct pmsg *);
 
+/*
+ * The write batch's parameters, column by column as db_execute() takes
+ * them: values for the numbers, pointers for strings and times.  Sized
+ * for the largest batch; a row-by-row retry binds one row of them.
+ */
+static struct {
+	uint64_t	 id[BATCH_MAX_ROWS];
+	uint64_t	 room[BATCH_MAX_ROWS];
+	uint64_t	 sender[BATCH_MAX_ROWS];
+	char		*content[BATCH_MAX_ROWS];
+	unsigned long	 content_len[BATCH_MAX_ROWS];
+	char		*temp[BATCH_MAX_ROWS];
+	unsigned long	 temp_len[BATCH_MAX_ROWS];
+	char		 temp_ind[BATCH_MAX_ROWS];	/* STMT_INDICATOR_* */
+	MYSQL_TIME	 time[BATCH_MAX_ROWS];
+	MYSQL_TIME	*time_ptr[BATCH_MAX_ROWS];
+} cols;
+
 void
 order_init(uint64_t max_id, uint64_t max_packet)
 {
+	size_t	i;
+
 	next_id = max_id + 1;
 	/* A statement over max_allowed_packet costs the connection, and
 	 * the retry would fail the same way forever: batches stay within
@@ -77,6 +99,8 @@ order_init(uint64_t max_id, uint64_t max_packet)
 	}
 	hmap_init(&dedup_map);
 	buf_init(&sql);
+	for (i = 0; i < BATCH_MAX_ROWS; i++)
+		cols.time_ptr[i] = &cols.time[i];
 }
 
 size_t
@@ -246,7 +270,7 @@ order_accept(uint64_t user, uint64_t room, uint64_t sender_conn,
 	struct pmsg	*m;
 
 	if (order_pending() >= QUEUE_MAX ||
-	    content_len + temp_len + ROW_OVERHEAD > batch_max_bytes)
+	    ROW_BYTES(content_len, temp_len) > batch_max_bytes)
 		return NULL;
 	/* One allocation for the message, its content and its temp_id. */
 	if ((m = malloc(sizeof(*m) + content_len + 1 + temp_len + 1)) == NULL)
@@ -335,33 +359,11 @@ sql_string(struct buf *b, const char *s, size_t n)
 	b->b_data[b->b_len++] = '\'';
 }
 
-/*
- * The write batch's parameters, column by column as db_execute() takes
- * them: values for the numbers, pointers for strings and times.  Sized
- * for the largest batch; a row-by-row retry binds one row of them.
- */
-static struct {
-	uint64_t	 id[BATCH_MAX_ROWS];
-	uint64_t	 room[BATCH_MAX_ROWS];
-	uint64_t	 sender[BATCH_MAX_ROWS];
-	char		*content[BATCH_MAX_ROWS];
-	unsigned long	 content_len[BATCH_MAX_ROWS];
-	char		*temp[BATCH_MAX_ROWS];
-	unsigned long	 temp_len[BATCH_MAX_ROWS];
-	char		 temp_ind[BATCH_MAX_ROWS];	/* STMT_INDICATOR_* */
-	MYSQL_TIME	 time[BATCH_MAX_ROWS];
-	MYSQL_TIME	*time_ptr[BATCH_MAX_ROWS];
-} cols;
-
 /* The three times (sent, created, updated) are the same one. */
 static const char insert_stmt[] = "INSERT INTO messages (id, room_id, "
     "sender_id, content, status, temp_id, sent_at, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)";
 #define INSERT_PARAMS	8
-
-/* A row's share of the bulk packet: its strings and about 80 bytes of
- * numbers, times, lengths and indicators. */
-#define ROW_BYTES(m)	((m)->m_content_len + (m)->m_temp_len + ROW_OVERHEAD)
 
 /* Milliseconds since the epoch as a UTC DATETIME(3); one gmtime a second. */
 static void
@@ -399,7 +401,6 @@ cols_set(size_t i, struct pmsg *m)
 	cols.temp_ind[i] = m->m_temp_id != NULL ? STMT_INDICATOR_NONE :
 	    STMT_INDICATOR_NULL;
 	ms_to_time(m->m_created_ms, &cols.time[i]);
-	cols.time_ptr[i] = &cols.time[i];
 }
 
 static void
@@ -455,12 +456,13 @@ flush(void)
 		return;
 	while ((m = waiting.q_head) != NULL &&
 	    inflight.q_len < BATCH_MAX_ROWS && (inflight.q_len == 0 ||
-	    bytes + ROW_BYTES(m) <= batch_max_bytes)) {
+	    bytes + ROW_BYTES(m->m_content_len, m->m_temp_len) <=
+	    batch_max_bytes)) {
 		if ((waiting.q_head = m->m_next) == NULL)
 			waiting.q_tail = &waiting.q_head;
 		waiting.q_len--;
 		cols_set(inflight.q_len, m);
-		bytes += ROW_BYTES(m);
+		bytes += ROW_BYTES(m->m_content_len, m->m_temp_len);
 		pq_push(&inflight, m);
 	}
 	bind_rows(b, 0);

@@ -51,7 +51,7 @@ profile_ready(uint64_t user)
 {
 	struct profile	*p = hmap_get(&profiles, user);
 
-	return p != NULL && now_ms() - p->p_loaded_ms < profile_lifetime_ms();
+	return p != NULL && mono_ms() - p->p_loaded_ms < profile_lifetime_ms();
 }
 
 int
@@ -105,7 +105,7 @@ profile_store(uint64_t user, const char *urls, const char *last_seen)
 	p->p_image_urls = copy;
 	p->p_last_seen_ms = last_seen != NULL ? strtoll(last_seen, NULL, 10)
 	    : 0;
-	p->p_loaded_ms = now_ms();
+	p->p_loaded_ms = mono_ms();
 	sweep_arm();
 	return 0;
 }
@@ -124,7 +124,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	struct profile	*p;
 	uint64_t	*gone = NULL, key;
 	size_t		 cap = 0, n = 0, i = 0;
-	int64_t		 now = now_ms();
+	int64_t		 now = mono_ms();
 	void		*v;
 
 	(void)fd;

@@ -91,7 +91,7 @@ query_new(int worker, uint64_t req)
 		return NULL;
 	q->q_worker = worker;
 	q->q_req = req;
-	q->q_started_ms = now_ms();
+	q->q_started_ms = mono_ms();	/* profile.c's clock */
 	buf_init(&q->q_out);
 	if ((q->q_next = queries) != NULL)
 		queries->q_prevp = &q->q_next;

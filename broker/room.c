@@ -62,7 +62,7 @@ user_cache(const char *id, const char *username, const char *display)
 	u->u_id = uid;
 	u->u_username = strdup_or_empty(username);
 	u->u_display_name = strdup_or_empty(display);
-	u->u_names_ms = now_ms();
+	u->u_names_ms = mono_ms();
 	if (u->u_username == NULL || u->u_display_name == NULL ||
 	    hmap_put(&users, uid, u) == -1) {
 		free(u->u_username);
@@ -148,7 +148,7 @@ user_rename(uint64_t id, const char *username, const char *display)
 		u->u_username = un;
 		u->u_display_name = dn;
 	}
-	u->u_names_ms = now_ms();
+	u->u_names_ms = mono_ms();
 }
 
 void
