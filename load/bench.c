@@ -29,6 +29,7 @@
 
 #include "fixture.h"
 #include "hist.h"
+#include "log.h"
 #include "wsc.h"
 
 #define FDS_PER_PROC	18000
@@ -503,6 +504,7 @@ main(int argc, char *argv[])
 	struct rlimit	 rl;
 	char		 b;
 
+	log_init("chat-bench", 0);
 	while ((ch = getopt(argc, argv, "d:f:i:j:Jp:r:Rs:w:W:")) != -1) {
 		switch (ch) {
 		case 'd': duration = atof(optarg); break;

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "hist.h"
+#include "log.h"
 #include "wsc.h"
 
 #define STRESS_WINDOW	32
@@ -272,6 +273,7 @@ main(int argc, char *argv[])
 	struct timeval		 tv = { 0, 100000 };
 	SSL_CTX			*ctx = NULL;
 
+	log_init("chat-loadtest", 0);
 	if (argc != 5) {
 		fprintf(stderr, "usage: chat-loadtest URL TOKEN "
 		    "basic|long|stress SECONDS\n");
