@@ -13,6 +13,8 @@ Fixtures:
                             every server it made is stopped after the test
   chatd          (function) a started chatd with the default config
   chatd_shared   (module)   one started chatd shared by a module's tests
+  cert           (module)   (certificate, key) paths of a self-signed
+                            certificate for 127.0.0.1 and localhost
 Servers are ChatdServer objects (chatd_harness.py): .port, .pid,
 .ws_url(room, token, **query), .log_text(), .worker_pids(), .stop().
 A test that fails gets the log of every chatd it used in its report.
@@ -20,6 +22,7 @@ A test that fails gets the log of every chatd it used in its report.
 
 import os
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -173,3 +176,17 @@ def chatd_shared(db):
     if problems:
         print("chatd (shared): " + "; ".join(problems) + "\n" + s.log_tail(80))
     s.cleanup()
+
+
+@pytest.fixture(scope="module")
+def cert():
+    d = h.make_tempdir("chatd-tls-")
+    crt, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", key, "-out", crt],
+                   check=True, capture_output=True)
+    yield crt, key
+    h.remove_tempdir(d)

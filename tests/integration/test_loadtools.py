@@ -83,7 +83,7 @@ def test_loadtest_rejects_bad_arguments():
     assert r.returncode == 2 and "unknown mode" in r.stderr
 
 
-def bench_fixture(db, chatd, tmp_path, pairs):
+def bench_fixture(db, chatd, tmp_path, pairs, ws_base=None):
     """A fixture file of pairs new rooms, as chatctl provision writes it."""
     users, rooms = [], []
     for i in range(pairs):
@@ -94,7 +94,7 @@ def bench_fixture(db, chatd, tmp_path, pairs):
         users += [{"id": u, "username": "u%d" % u, "display_name": "", "token": h.token(u)}
                   for u in (a, b)]
     fx = {"http_base": "http://127.0.0.1:%d" % chatd.port,
-          "ws_base": "ws://127.0.0.1:%d" % chatd.port, "jwt_secret": h.DEFAULT_SECRET,
+          "ws_base": ws_base or "ws://127.0.0.1:%d" % chatd.port, "jwt_secret": h.DEFAULT_SECRET,
           "jwt_alg": "HS256", "user_id_claim": "user_id", "users": users, "rooms": rooms}
     path = tmp_path / "fixture.json"
     path.write_text(json.dumps(fx))
@@ -137,3 +137,21 @@ def test_bench_receipts_mark_every_message_read(db, chatd, tmp_path):
     assert unread == 0, "%d messages not marked read" % unread
     assert int(db.scalar("SELECT COUNT(*) FROM messages WHERE room_id IN (%s)"
                          % rooms)) == res["sent"]
+
+
+def test_bench_over_wss_delivers_every_message(db, chatd_factory, cert, tmp_path):
+    """chat-bench's TLS connections, which libevent writes itself, against
+    a chatd terminating TLS."""
+    port = h.free_port()
+    s = chatd_factory(port=port, listen="127.0.0.1:%d tls" % port,
+                      tls_certificate=cert[0], tls_key=cert[1])
+    path, _ = bench_fixture(db, s, tmp_path, 10, ws_base="wss://127.0.0.1:%d" % port)
+    before = int(db.scalar("SELECT COUNT(*) FROM messages"))
+    r = run([tool("chat-bench"), "-f", str(path), "-p", "10", "-r", "200", "-d", "2",
+             "-W", "1", "-J"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["conn_ok"] == 20 and res["conn_fail"] == 0, res
+    assert res["sent"] > 300 and res["undelivered"] == 0 and res["errors"] == 0, res
+    assert res["other_errors"] == 0 and res["dropped"] == 0, res
+    assert int(db.scalar("SELECT COUNT(*) FROM messages")) - before == res["sent"]

@@ -1,7 +1,7 @@
 """HTTPS and WSS: chatd terminating TLS with OpenSSL, as clients see it.
 
-Each test makes its own self-signed certificate with the openssl command
-line tool and trusts exactly that certificate.
+The tests of this module share a self-signed certificate (the cert
+fixture of conftest.py) and trust exactly that certificate.
 """
 
 import asyncio
@@ -19,20 +19,6 @@ import time
 import pytest
 
 import chatd_harness as h
-
-
-@pytest.fixture(scope="module")
-def cert():
-    d = h.make_tempdir("chatd-tls-")
-    crt, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", key, "-out", crt],
-                   check=True, capture_output=True)
-    yield crt, key
-    h.remove_tempdir(d)
 
 
 def client_context(crt):
