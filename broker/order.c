@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "db.h"
+#include "fanout.h"
 #include "hmap.h"
 #include "link.h"
 #include "log.h"
@@ -25,6 +26,7 @@
 #include "room.h"
 #include "stats.h"
 #include "status.h"
+#include "wire.h"
 
 #define BATCH_MAX_ROWS	4000
 /* A row's share of the bulk packet: its strings and about 80 bytes of
@@ -39,15 +41,26 @@ struct pqueue {
 	size_t		 q_len;
 };
 
-/* A recent (sender, temp_id) and the id it was given. */
+/*
+ * A recent (sender, temp_id) and the message it was given to.  The room
+ * and a hash of the content tell a retry of that message (answered with
+ * it) from a new message that reuses the temp_id (refused).
+ */
 struct dedup {
 	uint64_t	 d_hash;
 	uint64_t	 d_sender;
 	uint64_t	 d_msg_id;
+	uint64_t	 d_room;
+	uint64_t	 d_content_hash;
+	int64_t		 d_created_ms;
+	uint64_t	 d_echo_conn;	/* a retry's connection, 0 = none */
 	int		 d_committed;
 	size_t		 d_temp_len;
 	char		 d_temp[];
 };
+
+const char	order_temp_reused[] = "temp_id already used for another "
+    "message";
 
 static uint64_t		next_id = 1;
 static struct pqueue	waiting = { NULL, &waiting.q_head, 0 };
@@ -127,17 +140,35 @@ pmsg_free(struct pmsg *m)
 	free(m);
 }
 
+#define FNV_BASIS	0xcbf29ce484222325ULL
+
+static uint64_t
+fnv64(uint64_t h, const char *s, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 static uint64_t
 dedup_hash(uint64_t sender, const char *t, size_t n)
 {
-	uint64_t	h = 0xcbf29ce484222325ULL ^ sender;
-	size_t		i;
+	uint64_t	h = fnv64(FNV_BASIS ^ sender, t, n);
 
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)t[i];
-		h *= 0x100000001b3ULL;
-	}
 	return h ? h : 1;
+}
+
+/* Same room, same content: the client sends d's message again. */
+static int
+dedup_is_retry(const struct dedup *d, uint64_t room, const char *content,
+    size_t len)
+{
+	return d->d_room == room &&
+	    d->d_content_hash == fnv64(FNV_BASIS, content, len);
 }
 
 static struct dedup *
@@ -164,6 +195,10 @@ dedup_add(struct pmsg *m)
 	d->d_hash = dedup_hash(m->m_sender, m->m_temp_id, m->m_temp_len);
 	d->d_sender = m->m_sender;
 	d->d_msg_id = m->m_id;
+	d->d_room = m->m_room;
+	d->d_content_hash = fnv64(FNV_BASIS, m->m_content, m->m_content_len);
+	d->d_created_ms = m->m_created_ms;
+	d->d_echo_conn = 0;
 	d->d_committed = 0;
 	d->d_temp_len = m->m_temp_len;
 	memcpy(d->d_temp, m->m_temp_id, m->m_temp_len);
@@ -192,18 +227,10 @@ dedup_of(const struct pmsg *m)
 	return d;
 }
 
+/* Fan one committed message out to the workers holding the room; the
+ * copy for sender_conn (a conn_key, 0 = none) carries the temp_id. */
 static void
-dedup_committed(const struct pmsg *m)
-{
-	struct dedup	*d;
-
-	if ((d = dedup_of(m)) != NULL)
-		d->d_committed = 1;
-}
-
-/* Fan one committed message out to the workers holding the room. */
-static void
-deliver(const struct pmsg *m)
+deliver(const struct pmsg *m, uint64_t sender_conn)
 {
 	struct room	*r;
 	struct bconn	*sc;
@@ -213,7 +240,7 @@ deliver(const struct pmsg *m)
 	status_note_stored(m->m_id, m->m_room, m->m_sender);
 	if ((r = room_get(m->m_room)) == NULL || r->r_nconns == 0)
 		return;
-	sc = m->m_sender_conn ? conn_get(m->m_sender_conn) : NULL;
+	sc = sender_conn ? conn_get(sender_conn) : NULL;
 	mask = room_workers(r);
 	for (w = 0; mask != 0; w++, mask >>= 1)
 		if (mask & 1) {
@@ -250,10 +277,19 @@ fail_msg(const struct pmsg *m, const char *reason)
 static void
 stored(const struct pmsg *m, int fresh)
 {
-	dedup_committed(m);
+	struct dedup	*d = dedup_of(m);
+	uint64_t	 sender_conn = m->m_sender_conn;
+
+	if (d != NULL) {
+		d->d_committed = 1;
+		/* Retried on another connection while on its way: the
+		 * client waits for its temp_id there. */
+		if (d->d_echo_conn != 0)
+			sender_conn = d->d_echo_conn;
+	}
 	if (fresh)
 		recent_committed(m);
-	deliver(m);
+	deliver(m, sender_conn);
 	if (m->m_done != NULL)
 		m->m_done(m, NULL, m->m_done_arg);
 }
@@ -300,6 +336,36 @@ order_accept(uint64_t user, uint64_t room, uint64_t sender_conn,
 	return m;
 }
 
+/*
+ * Answer a retry of a stored message on the connection it came on: the
+ * stored message with its temp_id, as the sender's copy was.
+ */
+static void
+echo_stored(const struct bconn *c, const struct dedup *d,
+    const char *content, size_t content_len)
+{
+	const struct rmsg	*rm;
+	const struct user	*u = user_get(c->c_user);
+	struct buf		 b;
+	int			 status = MS_SENT, more;
+
+	/* Its status now, if memory holds it; a replay tells the rest. */
+	if (recent_ready(d->d_room) && recent_slice(d->d_room, 0,
+	    d->d_msg_id + 1, 1, &rm, &more) == 1 && rm->id == d->d_msg_id)
+		status = rm->status;
+	buf_init(&b);
+	buf_add_u64(&b, d->d_room);
+	buf_add_u64(&b, d->d_msg_id);
+	buf_add_u64(&b, d->d_sender);
+	buf_add_u64(&b, (uint64_t)d->d_created_ms);
+	buf_add_u8(&b, (uint8_t)status);
+	buf_add_cstr(&b, u != NULL ? u->u_username : "");
+	buf_add_str(&b, d->d_temp, d->d_temp_len);
+	buf_add_str(&b, content, content_len);
+	fanout_conn(c, MSG_ECHO, &b);
+	buf_free(&b);
+}
+
 void
 order_post(struct bconn *c, const char *temp_id, size_t temp_len,
     const char *content, size_t content_len)
@@ -308,10 +374,19 @@ order_post(struct bconn *c, const char *temp_id, size_t temp_len,
 
 	if (temp_len > 0 && (d = dedup_find(c->c_user, temp_id, temp_len))
 	    != NULL) {
+		if (!dedup_is_retry(d, c->c_room_id, content, content_len)) {
+			send_send_fail(c->c_worker, c->c_id, temp_id, temp_len,
+			    order_temp_reused);
+			return;
+		}
 		/* A client retry: the first copy is stored or on its way. */
 		log_debug("%s: retry of message %" PRIu64 " (%s)", __func__,
 		    d->d_msg_id, d->d_committed ? "stored" : "pending");
 		stats.msgs_duplicate++;
+		if (d->d_committed)
+			echo_stored(c, d, content, content_len);
+		else
+			d->d_echo_conn = c->c_key;
 		return;
 	}
 	if (order_accept(c->c_user, c->c_room_id, c->c_key, temp_id,
@@ -333,6 +408,8 @@ order_post_rest(uint64_t user, uint64_t room, const char *temp_id,
 
 	if (temp_len > 0 && (d = dedup_find(user, temp_id, temp_len))
 	    != NULL) {
+		if (!dedup_is_retry(d, room, content, content_len))
+			return ORDER_DUP_OTHER;
 		stats.msgs_duplicate++;
 		*dup_out = d->d_msg_id;
 		return d->d_committed ? ORDER_DUP_STORED : ORDER_DUP_PENDING;
@@ -599,11 +676,18 @@ twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		log_warnx("%s: message %" PRIu64 ": stored twin not found: %s",
 		    __func__, m->m_id, err ? errstr : "no row");
 		fail_msg(m, "Message sending failed");
+	} else if (strtoull(row[2], NULL, 10) != m->m_room ||
+	    strlen(row[3]) != m->m_content_len ||
+	    memcmp(row[3], m->m_content, m->m_content_len) != 0) {
+		/* Not a retry: a new message under a temp_id used before. */
+		fail_msg(m, order_temp_reused);
 	} else {
 		twin = strtoull(row[0], NULL, 10);
 		/* Retries from now on are answered with the stored id. */
-		if ((d = dedup_of(m)) != NULL)
+		if ((d = dedup_of(m)) != NULL) {
 			d->d_msg_id = twin;
+			d->d_created_ms = strtoll(row[1], NULL, 10);
+		}
 		m->m_id = twin;
 		m->m_created_ms = strtoll(row[1], NULL, 10);
 		stored(m, 0);
@@ -618,7 +702,7 @@ find_twin(struct pmsg *m)
 	int	n;
 
 	n = snprintf(q, sizeof(q), "SELECT id, FLOOR(UNIX_TIMESTAMP(created_at)"
-	    " * 1000) FROM messages WHERE sender_id = %" PRIu64
+	    " * 1000), room_id, content FROM messages WHERE sender_id = %" PRIu64
 	    " AND temp_id = ", m->m_sender);
 	buf_reset(&sql);
 	buf_add(&sql, q, n);

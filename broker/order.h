@@ -44,7 +44,11 @@ enum order_res {
 	ORDER_DUP_STORED,	/* a retry of message *dup_out, stored */
 	ORDER_DUP_PENDING,	/* a retry of message *dup_out, not stored yet */
 	ORDER_FAILED,		/* queue full or out of memory */
+	ORDER_DUP_OTHER,	/* the temp_id was given to another message */
 };
+
+/* The refusal of a new message that reuses a temp_id. */
+extern const char	order_temp_reused[];
 
 /* Read the highest stored id; must run before the first order_post(). */
 /* max_packet: MariaDB's max_allowed_packet, which a batch must fit. */

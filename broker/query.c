@@ -655,7 +655,7 @@ posted_cb(const struct pmsg *m, const char *err, void *arg)
 	struct query	*q = arg;
 
 	if (err != NULL) {
-		fail(q, 503, err);
+		fail(q, err == order_temp_reused ? 400 : 503, err);
 		return;
 	}
 	send_pmsg(q, m);
@@ -707,6 +707,9 @@ step_post(struct query *q)
 	case ORDER_DUP_PENDING:
 		fail(q, 409, "A message with this temp_id is still being "
 		    "stored; retry shortly.");
+		return;
+	case ORDER_DUP_OTHER:
+		fail(q, 400, order_temp_reused);
 		return;
 	case ORDER_FAILED:
 		fail(q, 503, "Message sending failed");

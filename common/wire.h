@@ -143,6 +143,9 @@ enum msg_type {
 	MSG_METRICS_GET,	/* worker -> broker; id=request; empty */
 	MSG_METRICS,		/* broker -> worker; id=request; str Prometheus
 				   text exposition */
+	MSG_ECHO,		/* b->w id=conn; as MSG_REPLAY_MSG: a retried
+				   message, stored before, for the retrying
+				   connection */
 
 	MSG_TYPE_MAX		/* keep last; not a message */
 };

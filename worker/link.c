@@ -193,8 +193,10 @@ recv_presence(struct wire_msg *m)
 	return 0;
 }
 
+/* One message for one connection: a replayed one or a retry's echo. */
 static int
-recv_replay_msg(struct wire_msg *m)
+recv_conn_msg(struct wire_msg *m, void (*deliver)(uint32_t,
+    const struct delivery *))
 {
 	struct delivery	d;
 	uint64_t	created;
@@ -212,7 +214,7 @@ recv_replay_msg(struct wire_msg *m)
 		return -1;
 	d.created_ms = (int64_t)created;
 	d.status = status;
-	session_replay_msg((uint32_t)m->hdr.id, &d);
+	deliver((uint32_t)m->hdr.id, &d);
 	return 0;
 }
 
@@ -286,7 +288,9 @@ wlink_recv(struct chan *ch, struct wire_msg *m, void *arg)
 	case MSG_PRESENCE:
 		return recv_presence(m);
 	case MSG_REPLAY_MSG:
-		return recv_replay_msg(m);
+		return recv_conn_msg(m, session_replay_msg);
+	case MSG_ECHO:
+		return recv_conn_msg(m, session_echo);
 	case MSG_REPLAY_DONE:
 		return recv_replay_done(m);
 	case MSG_REST_USER:

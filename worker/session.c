@@ -1065,6 +1065,19 @@ session_replay_msg(uint32_t id, const struct delivery *d)
 }
 
 void
+session_echo(uint32_t id, const struct delivery *d)
+{
+	struct session	*s = hmap_get(&sessions, id);
+
+	/* A replay may have carried it, temp_id and all, already. */
+	if (s == NULL || s->s_state != S_OPEN || d->room != s->s_room ||
+	    d->id <= s->s_replay_max)
+		return;
+	render_delivery(&out_json, d, d->temp_id.len > 0);
+	session_send_live(s, &out_json, d->id);
+}
+
+void
 session_replay_done(uint32_t id, const char *notice)
 {
 	struct session	*s = hmap_get(&sessions, id);

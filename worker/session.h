@@ -61,6 +61,8 @@ void	session_typing(uint64_t room, uint64_t user, int on,
 void	session_presence(uint64_t room, uint64_t user, int online,
 	    int64_t last_seen_ms, const struct str *username);
 void	session_replay_msg(uint32_t id, const struct delivery *);
+/* A retry of a message stored before: the stored one, with its temp_id. */
+void	session_echo(uint32_t id, const struct delivery *);
 void	session_replay_done(uint32_t id, const char *notice);
 
 /* Answer the room's clients with health_check_response. */

@@ -807,6 +807,7 @@ static const struct {
 	N(MSG_REST_QUERY), N(MSG_REST_USER), N(MSG_REST_ROOM),
 	N(MSG_REST_MESSAGE), N(MSG_REST_DONE),
 	N(MSG_WORKER_REFUSED), N(MSG_METRICS_GET), N(MSG_METRICS),
+	N(MSG_ECHO),
 };
 
 static const uint32_t	unknown_types[] = { MSG_TYPE_MAX, 0xffff,
