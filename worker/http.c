@@ -130,9 +130,10 @@ notify_cb(void *cls, struct MHD_Connection *c, void **socket_context,
 	}
 }
 
-int
-http_reply(struct MHD_Connection *c, unsigned status, const char *json,
-    size_t len)
+/* A JSON answer with one more header if name is not NULL. */
+static int
+http_reply_with(struct MHD_Connection *c, unsigned status, const char *json,
+    size_t len, const char *name, const char *value)
 {
 	struct MHD_Response	*r;
 	enum MHD_Result		 rv;
@@ -142,13 +143,21 @@ http_reply(struct MHD_Connection *c, unsigned status, const char *json,
 	if (r == NULL)
 		return MHD_NO;
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "application/json") != MHD_YES) {
+	    "application/json") != MHD_YES || (name != NULL &&
+	    MHD_add_response_header(r, name, value) != MHD_YES)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
 	rv = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return rv;
+}
+
+int
+http_reply(struct MHD_Connection *c, unsigned status, const char *json,
+    size_t len)
+{
+	return http_reply_with(c, status, json, len, NULL, NULL);
 }
 
 static int
@@ -159,6 +168,60 @@ http_detail(struct MHD_Connection *c, unsigned status, const char *detail)
 
 	n = snprintf(json, sizeof(json), "{\"detail\":\"%s\"}", detail);
 	return http_reply(c, status, json, n);
+}
+
+struct framing {
+	unsigned	lengths;	/* Content-Length headers */
+	unsigned	codings;	/* Transfer-Encoding headers */
+	int		chunked;	/* the last of those says "chunked" */
+	int		bad_name;	/* a header name with blanks in it */
+};
+
+static enum MHD_Result
+framing_cb(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing	*f = arg;
+
+	(void)kind;
+	if (key[strcspn(key, " \t")] != '\0')
+		f->bad_name = 1;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->lengths++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->codings++;
+		f->chunked = value != NULL && strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Where a request's body ends must be beyond doubt.  A proxy in front of
+ * chatd that read two lengths, a length and a coding, or a header name
+ * with a blank before its colon differently would take the rest of the
+ * body for a request of its own (request smuggling).  Answered before
+ * the body, so MHD closes the connection after the answer.
+ */
+static unsigned
+http_check_framing(struct MHD_Connection *c, const char **detail)
+{
+	struct framing	f;
+
+	memset(&f, 0, sizeof(f));
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_cb, &f);
+	if (f.bad_name) {
+		*detail = "Malformed header name.";
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	if (f.lengths > 1 || (f.lengths > 0 && f.codings > 0)) {
+		*detail = "Conflicting Content-Length or Transfer-Encoding.";
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	if (f.codings > 1 || (f.codings == 1 && !f.chunked)) {
+		*detail = "Transfer-Encoding not supported.";
+		return MHD_HTTP_NOT_IMPLEMENTED;
+	}
+	return 0;
 }
 
 /*
@@ -254,14 +317,11 @@ ws_handshake(struct MHD_Connection *c, struct req *r, const char *path)
 		return http_detail(c, MHD_HTTP_BAD_REQUEST,
 		    "Expected a WebSocket upgrade request.");
 	if (ver == NULL || strcmp(ver, "13") != 0) {
-		resp = MHD_create_response_from_buffer(0, NULL,
-		    MHD_RESPMEM_PERSISTENT);
-		if (resp == NULL)
-			return MHD_NO;
-		MHD_add_response_header(resp, "Sec-WebSocket-Version", "13");
-		rv = MHD_queue_response(c, MHD_HTTP_UPGRADE_REQUIRED, resp);
-		MHD_destroy_response(resp);
-		return rv;
+		static const char json[] = "{\"detail\":\"Unsupported "
+		    "WebSocket version: 13 is spoken here.\"}";
+
+		return http_reply_with(c, MHD_HTTP_UPGRADE_REQUIRED, json,
+		    sizeof(json) - 1, "Sec-WebSocket-Version", "13");
 	}
 	/*
 	 * Refusals happen after the upgrade, with a close code: a browser
@@ -308,13 +368,13 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 	static const char ws_prefix[] = "/ws/chat/";
 
 	(void)cls;
-	(void)version;
 	if (r == NULL) {
 		h = guard_of(c);
 		guard_headers_done(h);
 		/* Refusals answer at once: MHD then closes the connection,
 		 * which is what a refusal wants. */
-		if ((status = guard_refusal(h, &detail)) != 0)
+		if ((status = guard_refusal(h, &detail)) != 0 ||
+		    (status = http_check_framing(c, &detail)) != 0)
 			return http_detail(c, status, detail);
 		if ((status = http_check_body(c, 0)) != 0)
 			return http_detail(c, status, "Request body too large.");
@@ -342,6 +402,10 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		if (strcmp(method, "GET") != 0)
 			return http_detail(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    "Method not allowed.");
+		/* MHD upgrades HTTP/1.1 requests only. */
+		if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0)
+			return http_detail(c, MHD_HTTP_BAD_REQUEST,
+			    "A WebSocket upgrade needs HTTP/1.1.");
 		return ws_handshake(c, r, url + sizeof(ws_prefix) - 1);
 	}
 	return rest_handle(c, url, method, upload_data, upload_data_size,
