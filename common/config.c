@@ -84,6 +84,7 @@ static const struct keyword keywords[] = {
 	KSTR("worker_path", worker_path, CFG_BROKER),
 	KINT("workers", workers, CFG_BROKER, 0, 2 * CONFIG_MAX_WORKERS),
 	KINT("ws_max_message", ws_max_frame, CFG_WORKER, 1024, 16777216),
+	KINT("ws_max_unread", ws_max_unread, CFG_WORKER, 65536, 1073741824),
 };
 
 static const struct {
@@ -116,6 +117,7 @@ config_defaults(struct config *c)
 	c->max_reconnect_attempts = 5;
 	c->message_size_limit = 1000;
 	c->ws_max_frame = 65536;
+	c->ws_max_unread = 32 * 1024 * 1024;
 	c->syslog_facility = LOG_DAEMON;
 	c->typing_timeout = 5;
 	/* 30 a second on average, bursts of 300: a client flushing its

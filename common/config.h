@@ -49,6 +49,7 @@ struct config {
 	int			max_reconnect_attempts;
 	int			message_size_limit;	/* characters */
 	int			ws_max_frame;		/* bytes of one WebSocket message */
+	int			ws_max_unread;		/* bytes waiting for one client */
 	int			syslog_facility;
 
 	/* chat protocol */

@@ -50,6 +50,7 @@
 #define HELD_MAX		4096	/* live frames held during a replay */
 
 #define CLOSE_TRY_AGAIN		1013
+#define OUT_PAUSE_MAX		(1024 * 1024)	/* see session_pause_reading */
 #define CLOSE_AUTH		4001
 #define CLOSE_NO_ROOM		4004
 /* Server-side closes of the heartbeat (see README): too many pongs
@@ -75,6 +76,7 @@ struct session {
 	struct event			*s_timer;
 	struct evbuffer			*s_pre;		/* extra_in, NULL once used */
 	struct evbuffer			*s_out;		/* s_bev's output */
+	struct evbuffer_cb_entry	*s_out_watch;	/* reading paused */
 	struct flusher			 s_flush;	/* plain sockets only */
 	struct ws_reader		 s_rd;
 	uint64_t			 s_user;
@@ -179,7 +181,57 @@ room_unlink(struct session *s)
 static void
 session_flush_later(struct session *s)
 {
+	/* A client that reads nothing while messages keep coming for it:
+	 * they are stored, so it reconnects and replays them rather than
+	 * have this process hold them without end. */
+	if (s->s_state == S_OPEN && evbuffer_get_length(s->s_out) >
+	    (size_t)wctx->w_conf.ws_max_unread) {
+		session_close(s, CLOSE_TRY_AGAIN, "Too much waiting to be read");
+		return;
+	}
 	flush_later(&s->s_flush);
+}
+
+/* Unread bytes at which a client's own requests wait: a quarter of what
+ * ends the connection, at most OUT_PAUSE_MAX. */
+static size_t
+out_pause(void)
+{
+	size_t	max = (size_t)wctx->w_conf.ws_max_unread / 4;
+
+	return max < OUT_PAUSE_MAX ? max : OUT_PAUSE_MAX;
+}
+
+static void
+out_drained_cb(struct evbuffer *b, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct session	*s = arg;
+
+	if (info->n_deleted == 0 || evbuffer_get_length(b) > out_pause() / 2)
+		return;
+	evbuffer_remove_cb_entry(b, s->s_out_watch);
+	s->s_out_watch = NULL;
+	if (s->s_state == S_OPEN && bufferevent_enable(s->s_bev, EV_READ) == -1)
+		session_close(s, WS_CLOSE_INTERNAL, "Internal error");
+}
+
+/*
+ * Every request gets an answer, so a client that sends without reading
+ * would have its answers pile up here: once they pass out_pause(), stop
+ * reading it until half of them are gone.  Its requests then wait in
+ * the kernel, and its sending blocks.
+ */
+static void
+session_pause_reading(struct session *s)
+{
+	if (s->s_state != S_OPEN || s->s_out_watch != NULL ||
+	    evbuffer_get_length(s->s_out) <= out_pause())
+		return;
+	if ((s->s_out_watch = evbuffer_add_cb(s->s_out, out_drained_cb, s))
+	    == NULL)
+		return;		/* ws_max_unread still bounds it */
+	bufferevent_disable(s->s_bev, EV_READ);
 }
 
 static void
@@ -364,6 +416,8 @@ session_destroy(struct session *s)
 		evbuffer_free(s->s_pre);
 	ws_reader_free(&s->s_rd);
 	flush_detach(&s->s_flush);
+	if (s->s_out_watch != NULL)
+		evbuffer_remove_cb_entry(s->s_out, s->s_out_watch);
 	/* The bufferevent owns its socket: a copy of MHD's for plain
 	 * connections, the TCP socket for TLS ones. */
 	bufferevent_free(s->s_bev);
@@ -916,6 +970,7 @@ session_read(struct session *s)
 		evbuffer_free(s->s_pre);
 		s->s_pre = NULL;
 	}
+	session_pause_reading(s);
 }
 
 /*

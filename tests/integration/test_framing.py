@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 
 import pytest
@@ -25,8 +26,16 @@ PING_JSON = b'{"type":"ping"}'
 class Raw:
     """A WebSocket client on a plain socket that sends whatever it is told."""
 
-    def __init__(self, server, room, user, extra_headers=""):
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    def __init__(self, server, room, user, extra_headers="", rcvbuf=None):
+        if rcvbuf is None:
+            self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        else:
+            # A small receive buffer, fixed before the connection: the
+            # kernel then holds little of what the server sends.
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(5)
+            self.sock.connect(("127.0.0.1", server.port))
         key = base64.b64encode(os.urandom(16)).decode()
         req = ("GET /ws/chat/%d/?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
@@ -420,3 +429,65 @@ def test_length_with_top_bit_set(raw):
     r = raw()
     r.send_raw(struct.pack("!BBQ", 0x81, 0x80 | 127, 1 << 63) + b"\x00\x00\x00\x00")
     r.expect_close(1002)
+
+
+def test_a_client_that_reads_nothing_is_not_read_either(chatd_factory, db):
+    """Every JSON ping is answered, so a client that sends them and reads
+    nothing would have its answers pile up in the worker.  The worker stops
+    reading it instead: its sending blocks long before it has sent much.
+    Once it reads, every ping is answered and the connection goes on."""
+    s = chatd_factory()
+    a, b = h.make_user(db, h.unique_name("a")), h.make_user(db, h.unique_name("b"))
+    r = Raw(s, h.make_room(db, a, b), a)
+    one = Raw.frame(OP_TEXT, PING_JSON)
+    chunk = one * 4096
+    limit = 24 * 1024 * 1024
+    sent, stalled = 0, None
+    r.sock.setblocking(False)
+    while sent < limit:
+        try:
+            sent += r.sock.send(chunk[sent % len(chunk):])
+            stalled = None
+        except BlockingIOError:
+            stalled = stalled or time.monotonic()
+            if time.monotonic() - stalled > 2:
+                break
+            time.sleep(0.02)
+    assert sent < limit, "the worker read %d bytes of pings nobody read answers to" % sent
+    # The rest of a frame cut short goes once the worker reads again.
+    tail = one[sent % len(one):] if sent % len(one) else b""
+    r.sock.settimeout(30)
+    sender = threading.Thread(target=r.sock.sendall, args=(tail,))
+    sender.start()
+    frames = (sent + len(tail)) // len(one)
+    for i in range(frames):
+        op, payload = r.recv_frame(timeout=30)
+        assert op == OP_TEXT and json.loads(payload)["type"] == "pong", (i, payload)
+    sender.join(10)
+    r.send(OP_TEXT, PING_JSON)
+    r.expect_pong_json()
+    r.close()
+
+
+def test_a_reader_too_slow_for_its_messages_is_closed(chatd_factory, db):
+    """Messages keep coming for a client that reads none: past
+    ws_max_unread it is closed with 1013 (they are stored; it reconnects
+    and replays them), and the sender is not held up."""
+    # 400 messages of 16 000 bytes: more than the kernel's buffers hold.
+    s = chatd_factory(ws_max_unread=65536, rate_limit_messages=100000,
+                      message_size_limit=16000)
+    a, b = h.make_user(db, h.unique_name("a")), h.make_user(db, h.unique_name("b"))
+    room = h.make_room(db, a, b)
+    slow = Raw(s, room, b, rcvbuf=4096)
+    sender = Raw(s, room, a)
+    text = "x" * 16000
+    for i in range(400):
+        # The sender reads its copy of each: it is no slow reader.
+        sender.send(OP_TEXT, json.dumps({"type": "message", "content": text,
+                                         "temp_id": "w%d" % i}).encode())
+        while sender.recv_json(timeout=20)["type"] != "message":
+            pass
+    payload = slow.expect_close(1013, timeout=20)
+    assert b"Too much waiting to be read" in payload, payload
+    sender.close()
+    assert int(db.scalar("SELECT COUNT(*) FROM messages WHERE room_id = ?", room)) == 400

@@ -609,7 +609,7 @@ test_load_misc(void)
 static const char *const worker_keys[] = {
 	"connection_timeout", "heartbeat_interval", "jwt_algorithm",
 	"jwt_secret", "jwt_user_claim", "max_reconnect_attempts",
-	"message_size_limit", "ping_timeout", "ws_max_message",
+	"message_size_limit", "ping_timeout", "ws_max_message", "ws_max_unread",
 	"rate_limit_messages", "rate_limit_window",
 	"cors_origins", "public_url", "rest_timeout",
 	"header_timeout", "max_body_size", "max_connections",
