@@ -171,6 +171,7 @@ http_detail(struct MHD_Connection *c, unsigned status, const char *detail)
 }
 
 struct framing {
+	size_t		bytes;		/* of the head, about */
 	unsigned	lengths;	/* Content-Length headers */
 	unsigned	codings;	/* Transfer-Encoding headers */
 	int		chunked;	/* the last of those says "chunked" */
@@ -183,7 +184,10 @@ framing_cb(void *arg, enum MHD_ValueKind kind, const char *key,
 {
 	struct framing	*f = arg;
 
-	(void)kind;
+	/* "Key: value\r\n", or "key=value&" in the query string. */
+	f->bytes += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	if (kind != MHD_HEADER_KIND)
+		return MHD_YES;
 	if (key[strcspn(key, " \t")] != '\0')
 		f->bad_name = 1;
 	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
@@ -203,12 +207,21 @@ framing_cb(void *arg, enum MHD_ValueKind kind, const char *key,
  * the body, so MHD closes the connection after the answer.
  */
 static unsigned
-http_check_framing(struct MHD_Connection *c, const char **detail)
+http_check_framing(struct MHD_Connection *c, const char *method,
+    const char *url, const char **detail)
 {
 	struct framing	f;
 
 	memset(&f, 0, sizeof(f));
-	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_cb, &f);
+	f.bytes = strlen(method) + strlen(url) + sizeof(" HTTP/1.1\r\n");
+	MHD_get_connection_values(c, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND,
+	    framing_cb, &f);
+	/* MHD's pool, which holds the head, has room for a little more
+	 * than max_header_size: the limit itself is kept here. */
+	if (f.bytes > (size_t)wctx->w_conf.max_header_size) {
+		*detail = "Request head too large.";
+		return MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
+	}
 	if (f.bad_name) {
 		*detail = "Malformed header name.";
 		return MHD_HTTP_BAD_REQUEST;
@@ -299,6 +312,17 @@ upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls,
 		    extra_in_size);
 }
 
+/* RFC 6455 4.1: the key is 16 bytes in base64, 24 characters. */
+static int
+ws_key_valid(const char *key)
+{
+	static const char	b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	return key != NULL && strlen(key) == 24 &&
+	    strspn(key, b64) == 22 && strcmp(key + 22, "==") == 0;
+}
+
 static enum MHD_Result
 ws_handshake(struct MHD_Connection *c, struct req *r, const char *path)
 {
@@ -312,8 +336,8 @@ ws_handshake(struct MHD_Connection *c, struct req *r, const char *path)
 	ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "Sec-WebSocket-Version");
 	if (!header_has_token(c, "Upgrade", "websocket") ||
-	    !header_has_token(c, "Connection", "upgrade") || key == NULL ||
-	    strlen(key) != 24)
+	    !header_has_token(c, "Connection", "upgrade") ||
+	    !ws_key_valid(key))
 		return http_detail(c, MHD_HTTP_BAD_REQUEST,
 		    "Expected a WebSocket upgrade request.");
 	if (ver == NULL || strcmp(ver, "13") != 0) {
@@ -374,7 +398,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		/* Refusals answer at once: MHD then closes the connection,
 		 * which is what a refusal wants. */
 		if ((status = guard_refusal(h, &detail)) != 0 ||
-		    (status = http_check_framing(c, &detail)) != 0)
+		    (status = http_check_framing(c, method, url, &detail)) != 0)
 			return http_detail(c, status, detail);
 		if ((status = http_check_body(c, 0)) != 0)
 			return http_detail(c, status, "Request body too large.");

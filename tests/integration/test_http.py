@@ -136,3 +136,28 @@ def test_unsupported_websocket_version_is_told(alice):
     assert status == 426 and headers["sec-websocket-version"] == "13", (status, headers)
     assert headers["content-type"] == "application/json"
     assert json.loads(body)["detail"].startswith("Unsupported WebSocket version"), body
+
+
+def test_head_over_max_header_size_is_refused(alice):
+    """max_header_size (16384 here) is the limit, not MHD's pool size."""
+    s, room, tok = alice
+    req = ("GET /api/v1.0/chat/rooms/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "X-Big: %s\r\n\r\n" % (tok, "a" * 17000)).encode()
+    raw, _ = exchange(s, req)
+    only_refusal(raw, 431, "Request head too large.")
+    # Just under the limit is served.
+    req = ("GET /api/v1.0/chat/rooms/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Connection: close\r\nX-Big: %s\r\n\r\n" % (tok, "a" * 15000)).encode()
+    (status, _, _), = responses(exchange(s, req)[0])
+    assert status == 200
+
+
+def test_websocket_key_must_be_sixteen_bytes_in_base64(alice):
+    s, room, tok = alice
+    good = upgrade(room, tok)
+    key = good.split(b"Sec-WebSocket-Key: ")[1].split(b"\r\n")[0]
+    for bad in (b"!" * 24, b"A" * 24, key[:-2] + b"A="):
+        raw, _ = exchange(s, good.replace(key, bad), until_closed=False)
+        (status, headers, body), = responses(raw)
+        assert status == 400 and json.loads(body) == {
+            "detail": "Expected a WebSocket upgrade request."}, (bad, status, body)
