@@ -759,6 +759,7 @@ struct jscan {
 	const unsigned char	*p;
 	const unsigned char	*end;
 	int			 ntok;
+	int			 too_many;	/* stopped at the token limit */
 };
 
 static int	scan_value(struct jscan *);
@@ -776,8 +777,10 @@ scan_ws(struct jscan *sc)
 static int
 scan_token(struct jscan *sc)
 {
-	if (++sc->ntok > JDOC_MAX_TOKENS)
+	if (++sc->ntok > JDOC_MAX_TOKENS) {
+		sc->too_many = 1;
 		return -1;
+	}
 	return 0;
 }
 
@@ -990,11 +993,12 @@ scan_document(const char *js, size_t len, int *ntok_out)
 	sc.p = (const unsigned char *)js;
 	sc.end = sc.p + len;
 	sc.ntok = 0;
+	sc.too_many = 0;
 	scan_ws(&sc);
 	if (sc.p == sc.end || *sc.p != '{')
 		return -1;
 	if (scan_object(&sc) == -1)
-		return -1;
+		return sc.too_many ? JDOC_TOO_BIG : -1;
 	scan_ws(&sc);
 	if (sc.p != sc.end)
 		return -1;
@@ -1014,8 +1018,8 @@ jdoc_parse(struct jdoc *d, const char *js, size_t len)
 	/* jsmn keeps offsets in int. */
 	if (js == NULL || len > INT_MAX)
 		return -1;
-	if (scan_document(js, len, &ntok) == -1)
-		return -1;
+	if ((r = scan_document(js, len, &ntok)) != 0)
+		return r;
 	jsmn_init(&p);
 	r = jsmn_parse(&p, js, len, d->tok, JDOC_MAX_TOKENS);
 	/* Disagreement means the scanner or jsmn is wrong: refuse rather

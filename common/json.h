@@ -194,8 +194,10 @@ enum jtype {
 	JT_NULL
 };
 
-/* 0, or -1 on invalid JSON, too many tokens or a top level not an object;
- * after -1 the jdoc is empty and every lookup fails. */
+/* 0; JDOC_TOO_BIG for more than JDOC_MAX_TOKENS tokens (what follows the
+ * limit is not checked); -1 on invalid JSON or a top level not an object.
+ * After an error the jdoc is empty and every lookup fails. */
+#define JDOC_TOO_BIG	(-2)
 int		 jdoc_parse(struct jdoc *, const char *js, size_t len);
 
 /* Index of the value of top-level key, or -1.  Escapes in the document's

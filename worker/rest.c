@@ -515,10 +515,11 @@ post_message(struct rest_req *rq, uint64_t user)
 	enum MHD_Result	 rv;
 	int		 nerr = 0, ti;
 
-	if (jdoc_parse(&doc, rq->rq_len ? rq->rq_body : "{}",
-	    rq->rq_len ? rq->rq_len : 2) == -1)
+	if ((ti = jdoc_parse(&doc, rq->rq_len ? rq->rq_body : "{}",
+	    rq->rq_len ? rq->rq_len : 2)) != 0)
 		return answer_detail(rq, MHD_HTTP_BAD_REQUEST,
-		    "JSON parse error - Invalid JSON format");
+		    ti == JDOC_TOO_BIG ? "JSON parse error - more than 128 "
+		    "JSON values" : "JSON parse error - Invalid JSON format");
 	rq->rq_room = body_room(&doc, err, &nerr);
 	content = body_content(&doc, &clen, err, &nerr);
 	ti = jdoc_find(&doc, "temp_id");

@@ -884,8 +884,9 @@ handle_text(struct session *s, const uint8_t *data, size_t len)
 	char			 type[64], err[96];
 	int			 ti;
 
-	if (jdoc_parse(&doc, (const char *)data, len) == -1) {
-		send_error(s, "Invalid JSON format");
+	if ((ti = jdoc_parse(&doc, (const char *)data, len)) != 0) {
+		send_error(s, ti == JDOC_TOO_BIG ? "Message too complex: more "
+		    "than 128 JSON values" : "Invalid JSON format");
 		return;
 	}
 	ti = jdoc_find(&doc, "type");

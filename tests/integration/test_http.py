@@ -161,3 +161,29 @@ def test_websocket_key_must_be_sixteen_bytes_in_base64(alice):
         (status, headers, body), = responses(raw)
         assert status == 400 and json.loads(body) == {
             "detail": "Expected a WebSocket upgrade request."}, (bad, status, body)
+
+
+def test_json_with_too_many_values_is_named_so(alice, db):
+    """A valid JSON document past the parser's 128 values is not called
+    invalid."""
+    s, room, tok = alice
+    big = {"room": room, "content": "x"}
+    big.update(("k%d" % i, i) for i in range(100))
+    body = json.dumps(big).encode()
+    raw, _ = exchange(s, post_head(tok, "Content-Length: %d\r\nConnection: close\r\n"
+                                   % len(body)) + body)
+    (status, _, reply), = responses(raw)
+    assert status == 400 and json.loads(reply) == {
+        "detail": "JSON parse error - more than 128 JSON values"}, (status, reply)
+    user = int(db.scalar("SELECT participant1 FROM rooms WHERE id = ?", room))
+
+    async def main():
+        ws, _ = await h.open_chat(s, room, user)
+        await ws.send(json.dumps(dict(big, type="message")))
+        msg = await h.recv_json(ws, 5)
+        await ws.close()
+        return msg
+
+    msg = h.run(main())
+    assert msg["type"] == "error" and msg["message"] == \
+        "Message too complex: more than 128 JSON values", msg

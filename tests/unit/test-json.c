@@ -656,8 +656,8 @@ test_token_limit(void)
 			check(rc == 0 && d.ntok == JDOC_MAX_TOKENS,
 			    "exactly JDOC_MAX_TOKENS tokens fit", "rc %d", rc);
 		else
-			check(rc == -1, "one token too many refused", "rc %d",
-			    rc);
+			check(rc == JDOC_TOO_BIG, "one token too many refused "
+			    "as too big", "rc %d", rc);
 	}
 }
 
