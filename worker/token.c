@@ -46,12 +46,11 @@ claim_user_id(jwt_t *jwt, const char *claim, uint64_t *out)
 	long		 n;
 	unsigned long long v;
 
-	/* An integer claim (the usual) or a string of digits. */
+	/* An integer claim (the usual) or a string of digits, which libjwt
+	 * reads as the integer 0. */
 	errno = 0;
 	n = jwt_get_grant_int(jwt, claim);
-	if (errno == 0) {
-		if (n <= 0)
-			return -1;
+	if (errno == 0 && n > 0) {
 		*out = (uint64_t)n;
 		return 0;
 	}
@@ -69,11 +68,13 @@ claim_user_id(jwt_t *jwt, const char *claim, uint64_t *out)
 static int
 times_ok(long exp, long nbf, time_t now, const char **why_out)
 {
-	if (exp + JWT_LEEWAY_S < now) {
+	/* The leeway goes on now's side: exp or nbf near the ends of a
+	 * long would overflow. */
+	if (exp < now - JWT_LEEWAY_S) {
 		*why_out = "expired";
 		return -1;
 	}
-	if (nbf != NO_NBF && nbf - JWT_LEEWAY_S > now) {
+	if (nbf != NO_NBF && nbf > now + JWT_LEEWAY_S) {
 		*why_out = "not yet valid";
 		return -1;
 	}

@@ -319,6 +319,25 @@ def test_refused_connection(chatd_shared, db, name, make_url, code):
     h.run(main())
 
 
+@pytest.mark.parametrize("name,make_token", [
+    ("user id as a string of digits", lambda p: h.token(str(p.a))),
+    ("exp at the end of time", lambda p: h.token(p.a, exp_offset=None,
+                                                 extra={"exp": 2 ** 63 - 1})),
+    ("nbf at the start of time", lambda p: h.token(p.a, extra={"nbf": -2 ** 63})),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_accepted_token_shapes(chatd_shared, db, name, make_token):
+    p = Pair(db)
+
+    async def main():
+        ws = await h.connect(chatd_shared.ws_url(p.room, make_token(p)))
+        hello = await h.recv_json(ws)
+        assert hello.get("type") == "connection_established", (name, hello)
+        check_established(hello, p.room, p.a)
+        await ws.close()
+
+    h.run(main())
+
+
 # ---------------------------------------------------------------------------
 # load
 
