@@ -13,9 +13,10 @@
  * The header clock: MHD's own timeout only measures silence, so a client
  * sending one byte every few seconds would hold a connection forever.
  * Each connection gets header_timeout seconds from its start (and from
- * the end of each answered request) to deliver a complete request head;
- * past that its socket is shut down, MHD sees the end of the stream and
- * closes it.  For TLS connections this also bounds the TLS handshake.
+ * the end of each answered request) to deliver a complete request head,
+ * and as long again from there for its body; past that its socket is
+ * shut down, MHD sees the end of the stream and closes it.  For TLS
+ * connections this also bounds the TLS handshake.
  */
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -219,6 +220,15 @@ guard_refusal(const struct hconn *h, const char **detail_out)
 void
 guard_headers_done(struct hconn *h)
 {
+	/* The body's turn: a fresh header_timeout. */
+	if (h != NULL)
+		header_clock(h);
+}
+
+void
+guard_body_done(struct hconn *h)
+{
+	/* Waiting for the broker is rest_timeout's business. */
 	if (h != NULL)
 		evtimer_del(h->h_timer);
 }

@@ -25,8 +25,10 @@ int		 guard_kind(const struct hconn *);
  * 0 if it may be served; *detail_out is the JSON detail text.
  */
 unsigned	 guard_refusal(const struct hconn *, const char **detail_out);
-/* A request's headers are in: stop the header clock. */
+/* A request's headers are in: its body gets a header_timeout of its own. */
 void		 guard_headers_done(struct hconn *);
+/* The body is in too: the clock stops until the answer. */
+void		 guard_body_done(struct hconn *);
 /* The request is answered: the next one's headers are on the clock. */
 void		 guard_request_done(struct hconn *);
 /* The connection is a WebSocket now: no more header clock. */

@@ -412,6 +412,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	r->r_calls++;
+	if (*upload_data_size == 0)
+		guard_body_done(guard_of(c));
 	/* A chunked body over the limit is the REST handler's to refuse:
 	 * it keeps reading and answers 413 once the request is complete,
 	 * since MHD cannot answer in the middle of an upload. */

@@ -329,6 +329,23 @@ def read_until_closed(sock, limit):
     return None
 
 
+def trickle_until_closed(sock, data):
+    """Send data a byte every 0.3 s; seconds until the server closed the
+    connection, or None if all of it went."""
+    start = time.monotonic()
+    sock.settimeout(0.3)
+    for i in range(len(data)):
+        try:
+            sock.sendall(data[i:i + 1])
+            if sock.recv(4096) == b"":
+                return time.monotonic() - start
+        except socket.timeout:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return time.monotonic() - start
+    return None
+
+
 def test_slow_headers_are_cut_off(chatd_factory):
     """A client trickling its request head (one byte every 0.3 s, never
     silent long enough for an idle timeout) is closed after header_timeout,
@@ -338,20 +355,7 @@ def test_slow_headers_are_cut_off(chatd_factory):
     slow = socket.create_connection(("127.0.0.1", s.port))
     silent = socket.create_connection(("127.0.0.1", s.port))
     slow.sendall(b"GET /api/v1.0/chat/x HTTP/1.1\r\n")
-    start = time.monotonic()
-    closed = None
-    slow.settimeout(0.3)
-    while time.monotonic() - start < 8:
-        try:
-            slow.sendall(b"X")
-            if slow.recv(4096) == b"":
-                closed = time.monotonic() - start
-                break
-        except socket.timeout:
-            continue
-        except (BrokenPipeError, ConnectionResetError):
-            closed = time.monotonic() - start
-            break
+    closed = trickle_until_closed(slow, b"X" * 27)
     assert closed is not None and 1.5 <= closed < 5, closed
     assert read_until_closed(silent, 5) is not None
     slow.close()
@@ -360,6 +364,33 @@ def test_slow_headers_are_cut_off(chatd_factory):
     assert status == 404
     key = 'chatd_refused_total{reason="header_timeout"}'
     h.wait_for(lambda: scrape(admin)[key] == 2, 5, what="two header timeouts counted")
+
+
+def test_slow_bodies_are_cut_off(chatd_factory, db):
+    """A request body trickled a byte at a time gets header_timeout from
+    the end of its head, like the head; a body that arrives in time, and
+    the broker's answer to it, are not cut off."""
+    s = chatd_factory(header_timeout=2)
+    a, b = h.make_user(db, h.unique_name("a")), h.make_user(db, h.unique_name("b"))
+    room = h.make_room(db, a, b)
+    tok = h.token(a, secret=s.jwt_secret)
+    body = json.dumps({"room": room, "content": "slowly"}).encode()
+    head = ("POST /api/v1.0/chat/messages/ HTTP/1.1\r\nHost: x\r\n"
+            "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % (tok, len(body))).encode()
+    slow = socket.create_connection(("127.0.0.1", s.port))
+    slow.sendall(head)
+    closed = trickle_until_closed(slow, body[:-1])
+    slow.close()
+    assert closed is not None and 1.5 <= closed < 5, closed
+    assert db.scalar("SELECT COUNT(*) FROM messages WHERE room_id = ?", room) == "0"
+    # Within the time, the same request is stored and answered.
+    fast = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    fast.sendall(head + body[:10])
+    time.sleep(1)
+    fast.sendall(body[10:])
+    assert fast.recv(65536).startswith(b"HTTP/1.1 201"), "not answered 201"
+    fast.close()
 
 
 # ---------------------------------------------------------------------------
