@@ -255,14 +255,23 @@ fail_msg(const struct pmsg *m, const char *reason)
 {
 	struct bconn	*c;
 	struct dedup	*d;
+	uint64_t	 echo_conn = 0;
 
 	/* A client's retry of a failed message is a new try, not a copy of
 	 * one on its way. */
-	if ((d = dedup_of(m)) != NULL && hmap_get(&dedup_map, d->d_hash) == d)
-		hmap_del(&dedup_map, d->d_hash);
+	if ((d = dedup_of(m)) != NULL) {
+		echo_conn = d->d_echo_conn;
+		if (hmap_get(&dedup_map, d->d_hash) == d)
+			hmap_del(&dedup_map, d->d_hash);
+	}
 
 	stats.msgs_failed++;
 	if (m->m_sender_conn && (c = conn_get(m->m_sender_conn)) != NULL)
+		send_send_fail(c->c_worker, c->c_id, m->m_temp_id,
+		    m->m_temp_len, reason);
+	/* A retry on another connection waits for the answer there. */
+	if (echo_conn != 0 && echo_conn != m->m_sender_conn &&
+	    (c = conn_get(echo_conn)) != NULL)
 		send_send_fail(c->c_worker, c->c_id, m->m_temp_id,
 		    m->m_temp_len, reason);
 	if (m->m_done != NULL)
@@ -680,7 +689,22 @@ twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	    strlen(row[3]) != m->m_content_len ||
 	    memcmp(row[3], m->m_content, m->m_content_len) != 0) {
 		/* Not a retry: a new message under a temp_id used before. */
+		d = dedup_of(m);
 		fail_msg(m, order_temp_reused);
+		/* The entry now stands for the stored message, so that more
+		 * reuses are refused, and retries of it answered, without
+		 * failing a write batch on MariaDB's key each time. */
+		if (d != NULL) {
+			d->d_msg_id = strtoull(row[0], NULL, 10);
+			d->d_created_ms = strtoll(row[1], NULL, 10);
+			d->d_room = strtoull(row[2], NULL, 10);
+			d->d_content_hash = fnv64(FNV_BASIS, row[3],
+			    strlen(row[3]));
+			d->d_echo_conn = 0;
+			d->d_committed = 1;
+			if (hmap_put(&dedup_map, d->d_hash, d) == -1)
+				log_warnx("%s: out of memory", __func__);
+		}
 	} else {
 		twin = strtoull(row[0], NULL, 10);
 		/* Retries from now on are answered with the stored id. */

@@ -84,7 +84,7 @@ static const struct keyword keywords[] = {
 	KSTR("worker_path", worker_path, CFG_BROKER),
 	KINT("workers", workers, CFG_BROKER, 0, 2 * CONFIG_MAX_WORKERS),
 	KINT("ws_max_message", ws_max_frame, CFG_WORKER, 1024, 16777216),
-	KINT("ws_max_unread", ws_max_unread, CFG_WORKER, 65536, 1073741824),
+	KINT("ws_max_unread", ws_max_unread, CFG_WORKER, 1048576, 1073741824),
 };
 
 static const struct {

@@ -473,15 +473,16 @@ def test_a_reader_too_slow_for_its_messages_is_closed(chatd_factory, db):
     """Messages keep coming for a client that reads none: past
     ws_max_unread it is closed with 1013 (they are stored; it reconnects
     and replays them), and the sender is not held up."""
-    # 400 messages of 16 000 bytes: more than the kernel's buffers hold.
-    s = chatd_factory(ws_max_unread=65536, rate_limit_messages=100000,
+    # 600 messages of 16 000 bytes: more than the kernel's buffers and
+    # ws_max_unread hold together.
+    s = chatd_factory(ws_max_unread=1048576, rate_limit_messages=100000,
                       message_size_limit=16000)
     a, b = h.make_user(db, h.unique_name("a")), h.make_user(db, h.unique_name("b"))
     room = h.make_room(db, a, b)
     slow = Raw(s, room, b, rcvbuf=4096)
     sender = Raw(s, room, a)
     text = "x" * 16000
-    for i in range(400):
+    for i in range(600):
         # The sender reads its copy of each: it is no slow reader.
         sender.send(OP_TEXT, json.dumps({"type": "message", "content": text,
                                          "temp_id": "w%d" % i}).encode())
@@ -490,4 +491,4 @@ def test_a_reader_too_slow_for_its_messages_is_closed(chatd_factory, db):
     payload = slow.expect_close(1013, timeout=20)
     assert b"Too much waiting to be read" in payload, payload
     sender.close()
-    assert int(db.scalar("SELECT COUNT(*) FROM messages WHERE room_id = ?", room)) == 400
+    assert int(db.scalar("SELECT COUNT(*) FROM messages WHERE room_id = ?", room)) == 600

@@ -37,6 +37,17 @@ async def nothing_but(ws, content, timeout=10):
     return msg
 
 
+async def send_then_retry_elsewhere(server, pair, content, temp_id):
+    """Send a message, then the same again from a second connection while
+    the first copy waits for MariaDB; returns both connections."""
+    wa, _ = await h.open_chat(server, pair.room, pair.a)
+    await send(wa, content, temp_id)
+    await asyncio.sleep(0.3)
+    wa2, _ = await h.open_chat(server, pair.room, pair.a)
+    await send(wa2, content, temp_id)
+    return wa, wa2
+
+
 def test_retry_on_the_same_connection_is_answered(chatd, pair, db):
     async def main():
         wa, _ = await h.open_chat(chatd, pair.room, pair.a)
@@ -86,11 +97,7 @@ def test_retry_while_pending_answers_the_new_connection(chatd, pair, db):
     top, (lock,) = lock_next_ids(db, pair, 1)
 
     async def main():
-        wa, _ = await h.open_chat(chatd, pair.room, pair.a)
-        await send(wa, "slow one", "r-4")
-        await asyncio.sleep(0.3)
-        wa2, _ = await h.open_chat(chatd, pair.room, pair.a)
-        await send(wa2, "slow one", "r-4")
+        wa, wa2 = await send_then_retry_elsewhere(chatd, pair, "slow one", "r-4")
         await asyncio.sleep(0.3)
         lock.execute("ROLLBACK")
         got = (await own_copies(wa2, 1, timeout=20))["r-4"][0]
@@ -182,6 +189,19 @@ def test_reused_temp_id_after_a_restart_is_refused(chatd_factory, pair, db):
 
     err, err_c = h.run(after(), timeout=60)
     assert err["temp_id"] == "t-1" and err["status"] == "failed" and REUSED in err["message"], err
+    batches_failed = second.log_text().count("retrying row by row")
+
+    async def again():
+        wo, _ = await h.open_chat(second, other, pair.a)
+        await send(wo, "newer words elsewhere", "t-1")
+        err = await recv_until(wo, "error")
+        await wo.close()
+        return err
+
+    err = h.run(again())
+    assert err["temp_id"] == "t-1" and REUSED in err["message"], err
+    # Refused from memory this time: no write batch failed on the key.
+    assert second.log_text().count("retrying row by row") == batches_failed
     assert "not found" in err_c["message"].lower(), err_c
     # Over REST, also after the restart: the twin is in another room.
     r = post(second, h.token(pair.a, secret=second.jwt_secret), other, "rest elsewhere", "t-2")
@@ -191,3 +211,30 @@ def test_reused_temp_id_after_a_restart_is_refused(chatd_factory, pair, db):
     assert rows == [(str(pair.room), "in the first room", "1", None)], rows
     assert len(stored_with(db, pair.a, "t-1")) == 1
     assert len(stored_with(db, pair.a, "t-2")) == 1
+
+
+def test_failure_reaches_a_retry_on_another_connection(chatd_factory, pair, db):
+    """The first copy waits for MariaDB and then fails (a row lock held
+    past innodb_lock_wait_timeout): the connection the client retried on
+    is told, not only the one it gave up."""
+    old = db.admin_sql("SELECT @@GLOBAL.innodb_lock_wait_timeout")[0][0]
+    db.admin_sql("SET GLOBAL innodb_lock_wait_timeout = 1")
+    try:
+        s = chatd_factory()
+        top, (lock,) = lock_next_ids(db, pair, 1)
+
+        async def main():
+            wa, wa2 = await send_then_retry_elsewhere(s, pair, "doomed", "f-1")
+            err = await recv_until(wa2, "error", timeout=30)
+            await wa.close()
+            await wa2.close()
+            return err
+
+        try:
+            err = h.run(main(), timeout=90)
+        finally:
+            lock.close()
+    finally:
+        db.admin_sql("SET GLOBAL innodb_lock_wait_timeout = %d" % int(old))
+    assert err["temp_id"] == "f-1" and err["status"] == "failed", err
+    assert stored_with(db, pair.a, "f-1") == []
