@@ -46,6 +46,24 @@ fanout_conn(const struct bconn *c, uint16_t type, const struct buf *b)
 }
 
 void
+fanout_conn_msg(const struct bconn *c, uint16_t type, const struct conn_msg *m)
+{
+	struct buf	b;
+
+	buf_init(&b);
+	buf_add_u64(&b, m->room);
+	buf_add_u64(&b, m->id);
+	buf_add_u64(&b, m->sender);
+	buf_add_u64(&b, (uint64_t)m->created_ms);
+	buf_add_u8(&b, (uint8_t)m->status);
+	buf_add_cstr(&b, m->username);
+	buf_add_str(&b, m->temp_id ? m->temp_id : "", m->temp_len);
+	buf_add_str(&b, m->content, m->content_len);
+	fanout_conn(c, type, &b);
+	buf_free(&b);
+}
+
+void
 fanout_conn_error(const struct bconn *c, const char *text)
 {
 	struct buf	b;

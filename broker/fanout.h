@@ -23,4 +23,20 @@ void	fanout_conn(const struct bconn *, uint16_t type, const struct buf *b);
 /* Tell one connection's client about a refused request ("error"). */
 void	fanout_conn_error(const struct bconn *, const char *text);
 
+/* A stored message for one connection (MSG_REPLAY_MSG, MSG_ECHO). */
+struct conn_msg {
+	uint64_t	 room;
+	uint64_t	 id;
+	uint64_t	 sender;
+	int64_t		 created_ms;
+	int		 status;
+	const char	*username;
+	const char	*temp_id;	/* NULL: not the connection's own */
+	size_t		 temp_len;
+	const char	*content;
+	size_t		 content_len;
+};
+void	fanout_conn_msg(const struct bconn *, uint16_t type,
+	    const struct conn_msg *);
+
 #endif

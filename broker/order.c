@@ -250,10 +250,20 @@ deliver(const struct pmsg *m, uint64_t sender_conn)
 		}
 }
 
+/* Tell the client on connection conn_key (if still open) that m failed. */
+static void
+tell_failed(uint64_t conn_key, const struct pmsg *m, const char *reason)
+{
+	struct bconn	*c;
+
+	if (conn_key != 0 && (c = conn_get(conn_key)) != NULL)
+		send_send_fail(c->c_worker, c->c_id, m->m_temp_id,
+		    m->m_temp_len, reason);
+}
+
 static void
 fail_msg(const struct pmsg *m, const char *reason)
 {
-	struct bconn	*c;
 	struct dedup	*d;
 	uint64_t	 echo_conn = 0;
 
@@ -266,14 +276,10 @@ fail_msg(const struct pmsg *m, const char *reason)
 	}
 
 	stats.msgs_failed++;
-	if (m->m_sender_conn && (c = conn_get(m->m_sender_conn)) != NULL)
-		send_send_fail(c->c_worker, c->c_id, m->m_temp_id,
-		    m->m_temp_len, reason);
+	tell_failed(m->m_sender_conn, m, reason);
 	/* A retry on another connection waits for the answer there. */
-	if (echo_conn != 0 && echo_conn != m->m_sender_conn &&
-	    (c = conn_get(echo_conn)) != NULL)
-		send_send_fail(c->c_worker, c->c_id, m->m_temp_id,
-		    m->m_temp_len, reason);
+	if (echo_conn != m->m_sender_conn)
+		tell_failed(echo_conn, m, reason);
 	if (m->m_done != NULL)
 		m->m_done(m, reason, m->m_done_arg);
 }
@@ -355,24 +361,24 @@ echo_stored(const struct bconn *c, const struct dedup *d,
 {
 	const struct rmsg	*rm;
 	const struct user	*u = user_get(c->c_user);
-	struct buf		 b;
-	int			 status = MS_SENT, more;
+	struct conn_msg		 cm;
+	int			 more;
 
+	cm.room = d->d_room;
+	cm.id = d->d_msg_id;
+	cm.sender = d->d_sender;
+	cm.created_ms = d->d_created_ms;
 	/* Its status now, if memory holds it; a replay tells the rest. */
+	cm.status = MS_SENT;
 	if (recent_ready(d->d_room) && recent_slice(d->d_room, 0,
 	    d->d_msg_id + 1, 1, &rm, &more) == 1 && rm->id == d->d_msg_id)
-		status = rm->status;
-	buf_init(&b);
-	buf_add_u64(&b, d->d_room);
-	buf_add_u64(&b, d->d_msg_id);
-	buf_add_u64(&b, d->d_sender);
-	buf_add_u64(&b, (uint64_t)d->d_created_ms);
-	buf_add_u8(&b, (uint8_t)status);
-	buf_add_cstr(&b, u != NULL ? u->u_username : "");
-	buf_add_str(&b, d->d_temp, d->d_temp_len);
-	buf_add_str(&b, content, content_len);
-	fanout_conn(c, MSG_ECHO, &b);
-	buf_free(&b);
+		cm.status = rm->status;
+	cm.username = u != NULL ? u->u_username : NULL;
+	cm.temp_id = d->d_temp;
+	cm.temp_len = d->d_temp_len;
+	cm.content = content;
+	cm.content_len = content_len;
+	fanout_conn_msg(c, MSG_ECHO, &cm);
 }
 
 void
@@ -670,6 +676,16 @@ rowwise_done_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	flush();
 }
 
+/* d stands for the stored row (id, created ms, room_id, content) now. */
+static void
+dedup_set_stored(struct dedup *d, MYSQL_ROW row)
+{
+	d->d_msg_id = strtoull(row[0], NULL, 10);
+	d->d_created_ms = strtoll(row[1], NULL, 10);
+	d->d_room = strtoull(row[2], NULL, 10);
+	d->d_content_hash = fnv64(FNV_BASIS, row[3], strlen(row[3]));
+}
+
 /* The stored twin of a retried message: deliver it under its own id. */
 static void
 twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
@@ -678,7 +694,6 @@ twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 	struct pmsg	*m = arg;
 	struct dedup	*d;
 	MYSQL_ROW	 row;
-	uint64_t	 twin;
 
 	(void)affected;
 	if (err != 0 || (row = db_row(res)) == NULL) {
@@ -695,24 +710,17 @@ twin_found_cb(MYSQL_RES *res, unsigned err, const char *errstr,
 		 * reuses are refused, and retries of it answered, without
 		 * failing a write batch on MariaDB's key each time. */
 		if (d != NULL) {
-			d->d_msg_id = strtoull(row[0], NULL, 10);
-			d->d_created_ms = strtoll(row[1], NULL, 10);
-			d->d_room = strtoull(row[2], NULL, 10);
-			d->d_content_hash = fnv64(FNV_BASIS, row[3],
-			    strlen(row[3]));
+			dedup_set_stored(d, row);
 			d->d_echo_conn = 0;
 			d->d_committed = 1;
 			if (hmap_put(&dedup_map, d->d_hash, d) == -1)
 				log_warnx("%s: out of memory", __func__);
 		}
 	} else {
-		twin = strtoull(row[0], NULL, 10);
 		/* Retries from now on are answered with the stored id. */
-		if ((d = dedup_of(m)) != NULL) {
-			d->d_msg_id = twin;
-			d->d_created_ms = strtoll(row[1], NULL, 10);
-		}
-		m->m_id = twin;
+		if ((d = dedup_of(m)) != NULL)
+			dedup_set_stored(d, row);
+		m->m_id = strtoull(row[0], NULL, 10);
 		m->m_created_ms = strtoll(row[1], NULL, 10);
 		stored(m, 0);
 	}

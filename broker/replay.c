@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "broker.h"
 #include "wire.h"
@@ -57,28 +58,31 @@ send_row(struct bconn *c, MYSQL_ROW row, uint64_t since)
 	struct room	*r = c->c_room;
 	uint64_t	 id = strtoull(row[0], NULL, 10);
 	uint64_t	 sender = strtoull(row[1], NULL, 10);
+	struct conn_msg	 cm;
 	struct buf	 b;
 
-	buf_init(&b);
 	if (id > since) {
-		buf_add_u64(&b, c->c_room_id);
-		buf_add_u64(&b, id);
-		buf_add_u64(&b, sender);
-		buf_add_u64(&b, strtoull(row[2], NULL, 10));
-		buf_add_u8(&b, (uint8_t)atoi(row[3]));
-		buf_add_cstr(&b, row[5]);
-		buf_add_cstr(&b, sender == c->c_user ? row[7] : NULL);
-		buf_add_cstr(&b, row[6]);
-		fanout_conn(c, MSG_REPLAY_MSG, &b);
-	} else {
-		/* Only the recipient moves a status: it was the other one. */
-		buf_add_u64(&b, id);
-		buf_add_u8(&b, (uint8_t)atoi(row[3]));
-		buf_add_u64(&b, strtoull(row[4], NULL, 10));
-		buf_add_u64(&b, sender == r->r_p1 ? r->r_p2 : r->r_p1);
-		buf_add_u32(&b, c->c_id);
-		fanout_worker(c->c_worker, MSG_STATUS_UPDATE, c->c_room_id, &b);
+		cm.room = c->c_room_id;
+		cm.id = id;
+		cm.sender = sender;
+		cm.created_ms = strtoll(row[2], NULL, 10);
+		cm.status = atoi(row[3]);
+		cm.username = row[5];
+		cm.temp_id = sender == c->c_user ? row[7] : NULL;
+		cm.temp_len = cm.temp_id != NULL ? strlen(cm.temp_id) : 0;
+		cm.content = row[6];
+		cm.content_len = strlen(row[6]);
+		fanout_conn_msg(c, MSG_REPLAY_MSG, &cm);
+		return;
 	}
+	/* Only the recipient moves a status: it was the other one. */
+	buf_init(&b);
+	buf_add_u64(&b, id);
+	buf_add_u8(&b, (uint8_t)atoi(row[3]));
+	buf_add_u64(&b, strtoull(row[4], NULL, 10));
+	buf_add_u64(&b, sender == r->r_p1 ? r->r_p2 : r->r_p1);
+	buf_add_u32(&b, c->c_id);
+	fanout_worker(c->c_worker, MSG_STATUS_UPDATE, c->c_room_id, &b);
 	buf_free(&b);
 }
 

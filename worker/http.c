@@ -200,14 +200,15 @@ framing_cb(void *arg, enum MHD_ValueKind kind, const char *key,
 }
 
 /*
- * Where a request's body ends must be beyond doubt.  A proxy in front of
- * chatd that read two lengths, a length and a coding, or a header name
- * with a blank before its colon differently would take the rest of the
- * body for a request of its own (request smuggling).  Answered before
- * the body, so MHD closes the connection after the answer.
+ * A request head within max_header_size, and one that leaves no doubt
+ * where the body ends: a proxy in front of chatd that read two lengths,
+ * a length and a coding, or a header name with a blank before its colon
+ * differently would take the rest of the body for a request of its own
+ * (request smuggling).  Answered before the body, so MHD closes the
+ * connection after the answer.
  */
 static unsigned
-http_check_framing(struct MHD_Connection *c, const char *method,
+http_check_head(struct MHD_Connection *c, const char *method,
     const char *url, const char **detail)
 {
 	struct framing	f;
@@ -398,7 +399,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		/* Refusals answer at once: MHD then closes the connection,
 		 * which is what a refusal wants. */
 		if ((status = guard_refusal(h, &detail)) != 0 ||
-		    (status = http_check_framing(c, method, url, &detail)) != 0)
+		    (status = http_check_head(c, method, url, &detail)) != 0)
 			return http_detail(c, status, detail);
 		if ((status = http_check_body(c, 0)) != 0)
 			return http_detail(c, status, "Request body too large.");

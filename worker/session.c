@@ -183,8 +183,8 @@ session_flush_later(struct session *s)
 {
 	/* A client that reads nothing while messages keep coming for it:
 	 * they are stored, so it reconnects and replays them rather than
-	 * have this process hold them without end. */
-	/* A replay sends up to its limit at once, by design. */
+	 * have this process hold them without end.  A replay itself sends
+	 * up to its limit at once, by design. */
 	if (s->s_state == S_OPEN && !s->s_replaying &&
 	    evbuffer_get_length(s->s_out) > (size_t)wctx->w_conf.ws_max_unread) {
 		session_close(s, CLOSE_TRY_AGAIN, "Too much waiting to be read");

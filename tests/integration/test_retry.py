@@ -14,7 +14,7 @@ import chatd_harness as h
 from test_protocol import recv_until
 from test_rest import post
 from test_skeleton import Pair, send
-from test_store import lock_next_ids, own_copies
+from test_store import lock_next_ids, own_copies, send_all
 
 REUSED = "temp_id already used for another message"
 
@@ -74,18 +74,8 @@ def test_retry_on_the_same_connection_is_answered(chatd, pair, db):
 def test_retry_on_a_new_connection_is_answered(chatd, pair, db):
     """The client lost its connection before the answer came, reconnected
     and sent the message again."""
-    async def main():
-        wa, _ = await h.open_chat(chatd, pair.room, pair.a)
-        await send(wa, "did it arrive?", "r-3")
-        first = (await own_copies(wa, 1))["r-3"][0]
-        await wa.close()
-        wa, _ = await h.open_chat(chatd, pair.room, pair.a)
-        await send(wa, "did it arrive?", "r-3")
-        again = (await own_copies(wa, 1))["r-3"][0]
-        await wa.close()
-        return first, again
-
-    first, again = h.run(main())
+    first, again = (send_all(chatd, pair.room, pair.a, [("did it arrive?", "r-3")])["r-3"][0]
+                    for _ in range(2))
     assert again["id"] == first["id"] and again["content"] == "did it arrive?", (first, again)
     assert len(stored_with(db, pair.a, "r-3")) == 1
 
@@ -160,16 +150,8 @@ def test_reused_temp_id_after_a_restart_is_refused(chatd_factory, pair, db):
     carol = h.make_user(db, h.unique_name("carol"))
     other = h.make_room(db, pair.a, carol)
     first = chatd_factory()
-
-    async def before():
-        wa, _ = await h.open_chat(first, pair.room, pair.a)
-        await send(wa, "in the first room", "t-1")
-        await send(wa, "also first room", "t-2")
-        got = await own_copies(wa, 2)
-        await wa.close()
-        return got["t-1"][0]
-
-    original = h.run(before())
+    original = send_all(first, pair.room, pair.a, [("in the first room", "t-1"),
+                                                   ("also first room", "t-2")])["t-1"][0]
     first.stop()
     second = chatd_factory()
 

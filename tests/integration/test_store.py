@@ -8,7 +8,6 @@ import datetime
 import json
 import os
 import signal
-import time
 
 import pytest
 
@@ -32,6 +31,20 @@ async def own_copies(ws, count, timeout=15):
         if temp_id is not None:
             got.setdefault(temp_id, []).append(msg["message"])
     return got
+
+
+def send_all(server, room, user, messages):
+    """Send (content, temp_id) pairs on one new connection; the sender's
+    copies by temp_id, as own_copies() gives them."""
+    async def main():
+        ws, _ = await h.open_chat(server, room, user)
+        for content, temp_id in messages:
+            await send(ws, content, temp_id)
+        got = await own_copies(ws, len(messages))
+        await ws.close()
+        return got
+
+    return h.run(main())
 
 
 def db_time(text):
@@ -87,27 +100,11 @@ def test_retry_after_restart_is_the_stored_message(chatd_factory, pair, db):
     its temp_id) is answered with the stored message, not stored twice, and
     a message sent with it is stored as usual."""
     first = chatd_factory()
-
-    async def before():
-        wa, _ = await h.open_chat(first, pair.room, pair.a)
-        await send(wa, "sent once", "keep-1")
-        m = (await h.recv_type(wa, "message"))["message"]
-        await wa.close()
-        return m
-
-    original = h.run(before())
+    original = send_all(first, pair.room, pair.a, [("sent once", "keep-1")])["keep-1"][0]
     first.stop()
     second = chatd_factory()
-
-    async def after():
-        wa, _ = await h.open_chat(second, pair.room, pair.a)
-        await send(wa, "sent once", "keep-1")
-        await send(wa, "sent after", "keep-2")
-        got = await own_copies(wa, 2)
-        await wa.close()
-        return got
-
-    got = h.run(after())
+    got = send_all(second, pair.room, pair.a, [("sent once", "keep-1"),
+                                                ("sent after", "keep-2")])
     retry, fresh = got["keep-1"][0], got["keep-2"][0]
     assert retry["id"] == original["id"] and retry["created_at"] == original["created_at"], \
         (original, retry)
